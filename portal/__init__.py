@@ -1,0 +1,88 @@
+"""一人一档 portal: the application factory."""
+
+from flask import Flask
+
+from portal import config as portal_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; `config` overrides the environment (tests pass their own)."""
+    app = Flask(__name__)
+    register_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_cycle(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, overrides: dict | None) -> None:
+    """Environment first, then explicit overrides."""
+    app.config.from_mapping(portal_config.from_environment())
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = portal_config.normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, migrations, login manager and CSRF protection."""
+    from portal import database
+    from portal.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    database.configure_engines(app)
+    migrate.init_app(app, db, directory=str(portal_config.PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # mobile networks change IP; sessions are server-side
+    from portal.accounts import sessions
+
+    login_manager.user_loader(sessions.load)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per feature."""
+    from portal.accounts.views import bp as auth_bp
+    from portal.audit.views import bp as audit_bp
+    from portal.home.views import bp as home_bp
+    from portal.regions.views import bp as regions_bp
+    from portal.users.views import bp as users_bp
+
+    for bp in (auth_bp, home_bp, regions_bp, users_bp, audit_bp):
+        app.register_blueprint(bp)
+
+
+def register_request_cycle(app: Flask) -> None:
+    """One commit per request, after the permission guard."""
+    from portal import request_cycle
+
+    request_cycle.install(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Chinese error pages."""
+    from portal import errors
+
+    errors.install(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Permission checks, masking and dates for templates."""
+    from portal import template_helpers
+
+    template_helpers.install(app)
+
+
+def register_commands(app: Flask) -> None:
+    """CLI: regions, users, demo."""
+    from portal.demo import demo_command
+    from portal.regions.cli import regions_cli
+    from portal.users.cli import users_cli
+
+    app.cli.add_command(regions_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,74 @@
+"""Configuration read from the environment, with safe zero-setup defaults."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_dir() -> Path:
+    path = Path(os.environ.get("PORTAL_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str) -> str:
+    """PostgreSQL goes through psycopg2 (SQLAlchemy 2.1 would pick psycopg 3 by default)."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
+
+
+def from_environment() -> dict:
+    """Build the configuration mapping the application factory applies."""
+    instance = _instance_dir()
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'portal.db'}"
+    return {
+        "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Cookies: HttpOnly always, SameSite=Lax, Secure when served over HTTPS.
+        "SESSION_COOKIE_NAME": "portal_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", 30))),
+        "SESSION_ABSOLUTE_LIFETIME": timedelta(
+            hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))
+        ),
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT": timedelta(minutes=15),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # argon2id cost; tests lower it to keep the suite fast.
+        "PASSWORD_HASH_TIME_COST": 3,
+        "PASSWORD_HASH_MEMORY_COST": 65536,
+        # A response from a view that never consulted permissions/ is refused.
+        "PERMISSIONS_REQUIRE_CONSULT": True,
+        "USERS_PER_PAGE": 30,
+        "AUDIT_PER_PAGE": 50,
+    }

@@ -1,0 +1,28 @@
+"""Engine set-up that differs by database."""
+
+from flask import Flask
+from sqlalchemy import event
+
+from portal.extensions import db
+
+
+def _sqlite_connect(dbapi_connection, _record):
+    # Let SQLAlchemy, not the driver, manage transactions (savepoints work), and enforce FKs.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(connection):
+    connection.exec_driver_sql("BEGIN")
+
+
+def configure_engines(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)

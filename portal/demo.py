@@ -1,0 +1,92 @@
+"""The demo: one command builds a SQLite database with the Yancheng tree and demo accounts."""
+
+from dataclasses import dataclass
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from permissions.roles import ROLES
+from portal.accounts import passwords
+from portal.accounts.models import Grant, User
+from portal.extensions import db
+
+DEMO_PASSWORD = "Yibao@2026"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    role: str
+    region_code: str
+
+
+# One chain (Jiangsu → Yancheng → Funing → Fucheng street → two communities), a second street
+# beside Fucheng, and the officers: enough to see every role and every out-of-region case.
+DEMO_ACCOUNTS = (
+    DemoAccount("js_admin", "江苏省管理员", "province_admin", "320000000000"),
+    DemoAccount("js_staff", "江苏省经办", "province_staff", "320000000000"),
+    DemoAccount("js_security", "江苏省安全管理员", "security_admin", "320000000000"),
+    DemoAccount("js_auditor", "江苏省审计员", "auditor", "320000000000"),
+    DemoAccount("yc_admin", "盐城市管理员", "city_admin", "320900000000"),
+    DemoAccount("yc_staff", "盐城市经办", "city_staff", "320900000000"),
+    DemoAccount("fn_admin", "阜宁县管理员", "county_admin", "320923000000"),
+    DemoAccount("fn_staff", "阜宁县经办", "county_staff", "320923000000"),
+    DemoAccount("fc_supervisor", "阜城街道督导", "township_supervisor", "320923001000"),
+    DemoAccount("fc_grid1", "兴阜居委会网格员", "grid_worker", "320923001001"),
+    DemoAccount("fc_grid2", "新盛居委会网格员", "grid_worker", "320923001002"),
+    DemoAccount("wt_supervisor", "吴滩街道督导", "township_supervisor", "320923002000"),
+    DemoAccount("wt_grid1", "吴滩街道网格员", "grid_worker", "320923002001"),
+)
+
+
+def seed_accounts(accounts=DEMO_ACCOUNTS, password: str = DEMO_PASSWORD) -> dict[str, User]:
+    """Create the accounts that do not exist yet (idempotent); no commit."""
+    password_hash = passwords.hash_password(password)
+    users = {}
+    for account in accounts:
+        user = db.session.scalar(select(User).where(User.username == account.username))
+        if user is None:
+            user = User(
+                username=account.username,
+                display_name=account.display_name,
+                region_code=account.region_code,
+                password_hash=password_hash,
+                must_change_password=False,
+            )
+            user.grants.append(Grant(role=account.role, region_code=account.region_code))
+            db.session.add(user)
+        users[account.username] = user
+    db.session.flush()
+    return users
+
+
+def prepare() -> None:
+    """Migrate, load the shipped Yancheng tree, create the demo accounts, commit."""
+    from portal.regions.cli import load_shipped_demo_regions
+
+    upgrade()
+    load_shipped_demo_regions()
+    seed_accounts()
+    db.session.commit()
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="只准备数据库，不启动服务")
+@with_appcontext
+def demo_command(host, port, no_serve):
+    """Prepare the demo database and serve the portal."""
+    prepare()
+    click.echo(f"数据库：{current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    click.echo(f"演示账户（密码均为 {DEMO_PASSWORD}）：")
+    for account in DEMO_ACCOUNTS:
+        click.echo(f"  {account.username:<14} {ROLES[account.role].label:<10} {account.display_name}")
+    if no_serve:
+        return
+    click.echo(f"请在浏览器打开 http://{host}:{port}/ （Ctrl+C 退出）")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)

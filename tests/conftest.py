@@ -1,0 +1,131 @@
+"""Test fixtures: one migrated database per run, each test inside a rolled-back transaction.
+
+The database is SQLite in a temporary directory, or PostgreSQL when TEST_DATABASE_URL is set
+(.ci/run does both). The schema is built by the Alembic migrations, not create_all, so every
+run also proves the migrations.
+"""
+
+import os
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import insert, text
+
+from portal import create_app
+from portal.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_accounts
+from portal.extensions import db
+from portal.regions.cli import load_shipped_demo_regions
+from portal.regions.models import Region
+from tests import world
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _database_url(tmp_root) -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_root / 'test.db'}"
+
+
+def _reset_postgres(engine) -> None:
+    name = engine.url.database or ""
+    if "test" not in name:
+        raise RuntimeError(f"refusing to wipe database {name!r}: its name must contain 'test'")
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("portal")
+    os.environ.setdefault("PORTAL_INSTANCE_DIR", str(root / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": _database_url(root),
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            "PASSWORD_HASH_TIME_COST": 1,
+            "PASSWORD_HASH_MEMORY_COST": 64,
+            "SERVER_NAME": "portal.test",
+        }
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            _reset_postgres(db.engine)
+        upgrade()
+        load_shipped_demo_regions()
+        db.session.execute(
+            insert(Region),
+            [dict(code=c, name=n, level=lv, parent_code=p) for c, n, lv, p in world.EXTRA_REGIONS],
+        )
+        seed_accounts(DEMO_ACCOUNTS + world.EXTRA_ACCOUNTS)
+        db.session.commit()
+        db.session.remove()
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request, app):
+    """Run the test inside one outer transaction that is rolled back afterwards."""
+    if "no_db" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.session.remove()
+        factory = db.session.session_factory
+        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield connection
+        finally:
+            db.session.remove()
+            factory.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for tests that call services directly."""
+    with app.test_request_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(app):
+    """Sign in as a user; returns the signed-in test client."""
+
+    def _login(username: str, password: str = DEMO_PASSWORD, client=None):
+        client = client or app.test_client()
+        response = client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 302, f"login as {username} failed"
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def user(app):
+    """Look a user up by username (in the test's transaction)."""
+    from sqlalchemy import select
+
+    from portal.accounts.models import User
+
+    def _user(username: str) -> User:
+        return db.session.scalar(select(User).where(User.username == username))
+
+    return _user
+
+
+@pytest.fixture
+def is_postgres(app):
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
