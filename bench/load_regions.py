@@ -117,11 +117,15 @@ def run(engine, source: Path) -> int:
 
     first, first_wall = _timed_load(engine, source)
     print(format_report(first))
-    print(f"first load: {first.elapsed_seconds:.2f} s in the loader, {first_wall:.2f} s with commit")
+    print(
+        f"first load: {first.elapsed_seconds:.2f} s in the loader, {first_wall:.2f} s with commit"
+    )
 
     again, again_wall = _timed_load(engine, source)
-    print(f"reload: {again.elapsed_seconds:.2f} s in the loader, {again_wall:.2f} s with commit;"
-          f" inserted {again.inserted}, updated {again.updated}, unchanged {again.unchanged}")
+    print(
+        f"reload: {again.elapsed_seconds:.2f} s in the loader, {again_wall:.2f} s with commit;"
+        f" inserted {again.inserted}, updated {again.updated}, unchanged {again.unchanged}"
+    )
 
     with engine.connect() as connection:
         per_level = dict(
@@ -129,8 +133,11 @@ def run(engine, source: Path) -> int:
                 select(Region.level, func.count()).group_by(Region.level).order_by(Region.level)
             ).all()
         )
-    print("rows per level: " + ", ".join(f"{level}: {n}" for level, n in per_level.items())
-          + f"; total {sum(per_level.values())}")
+    print(
+        "rows per level: "
+        + ", ".join(f"{level}: {n}" for level, n in per_level.items())
+        + f"; total {sum(per_level.values())}"
+    )
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(f"peak RSS of this process: {peak_kib / 1024:.0f} MiB")
 

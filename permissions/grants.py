@@ -38,7 +38,10 @@ def level_error(role: str, region) -> str | None:
         return "区划不存在。"
     if region.level not in meta.levels:
         allowed = "或".join(LEVEL_NAMES[lv] for lv in meta.levels)
-        return f"角色「{meta.label}」只能授予在{allowed}级区划，「{region.name}」是{region.level_name}级。"
+        return (
+            f"角色「{meta.label}」只能授予在{allowed}级区划，"
+            f"「{region.name}」是{region.level_name}级。"
+        )
     return None
 
 

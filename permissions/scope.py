@@ -62,7 +62,9 @@ class Scope:
         """
         terms = [region_column.between(*subtree_bounds(p)) for p in self.prefixes]
         if self.assigned_prefixes and assignee_column is not None:
-            ranges = or_(*(region_column.between(*subtree_bounds(p)) for p in self.assigned_prefixes))
+            ranges = or_(
+                *(region_column.between(*subtree_bounds(p)) for p in self.assigned_prefixes)
+            )
             terms.append(and_(assignee_column == self.user_id, ranges))
         if unplaced_visible_at_top and self.includes_province:
             terms.append(region_column.is_(None))
@@ -91,6 +93,7 @@ def scope_for(user, action: str) -> Scope:
         elif enforcer.enforce(grant.role, action, ASSIGNED, grant.region_code, grant.prefix):
             assigned.append(grant.prefix)
     full_min = _minimal(full)
-    assigned_min = tuple(p for p in _minimal(assigned) if not any(p.startswith(f) for f in full_min))
+    assigned_min = tuple(
+        p for p in _minimal(assigned) if not any(p.startswith(f) for f in full_min)
+    )
     return Scope(full_min, assigned_min, user.id)
-

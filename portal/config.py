@@ -36,7 +36,7 @@ def normalize_database_url(url: str) -> str:
     """PostgreSQL goes through psycopg2 (SQLAlchemy 2.1 would pick psycopg 3 by default)."""
     for scheme in ("postgres://", "postgresql://"):
         if url.startswith(scheme):
-            return "postgresql+psycopg2://" + url[len(scheme):]
+            return "postgresql+psycopg2://" + url[len(scheme) :]
     return url
 
 
@@ -63,6 +63,7 @@ def from_environment() -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT": timedelta(minutes=15),
         "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_I18N_ENABLED": False,  # WTForms' own Chinese messages, without Babel
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         # argon2id cost; tests lower it to keep the suite fast.
         "PASSWORD_HASH_TIME_COST": 3,

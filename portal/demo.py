@@ -85,7 +85,9 @@ def demo_command(host, port, no_serve):
     click.echo(f"数据库：{current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"演示账户（密码均为 {DEMO_PASSWORD}）：")
     for account in DEMO_ACCOUNTS:
-        click.echo(f"  {account.username:<14} {ROLES[account.role].label:<10} {account.display_name}")
+        click.echo(
+            f"  {account.username:<14} {ROLES[account.role].label:<10} {account.display_name}"
+        )
     if no_serve:
         return
     click.echo(f"请在浏览器打开 http://{host}:{port}/ （Ctrl+C 退出）")

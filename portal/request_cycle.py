@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from permissions import was_consulted
 from portal.extensions import db
@@ -10,7 +10,36 @@ from portal.extensions import db
 log = logging.getLogger(__name__)
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+REQUEST_STATE = ("permissions_consulted", "_login_user", "session_end_reason")
+
+
 def install(app: Flask) -> None:
+    @app.before_request
+    def start() -> None:
+        # Flask reuses an already pushed application context (and its `g`) for a request;
+        # per-request state must never carry over from an earlier request.
+        for name in REQUEST_STATE:
+            g.pop(name, None)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        # Runs last (after_request functions run in reverse order), for every response.
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint != "static":
+            # Pages carry personal data: never kept in a shared or browser cache.
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.after_request
     def finish(response: Response) -> Response:
         endpoint = request.endpoint

@@ -68,7 +68,12 @@ def app(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _transaction(request, app):
-    """Run the test inside one outer transaction that is rolled back afterwards."""
+    """Run the test inside one outer transaction that is rolled back afterwards.
+
+    No application context stays pushed while the test runs: Flask would reuse it for every
+    test-client request, sharing `g` (the signed-in user, the permission guard's flag) between
+    requests and hiding exactly the bugs these tests look for.
+    """
     if "no_db" in request.keywords:
         yield
         return
@@ -76,15 +81,16 @@ def _transaction(request, app):
         connection = db.engine.connect()
         outer = connection.begin()
         db.session.remove()
-        factory = db.session.session_factory
-        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield connection
-        finally:
+    factory = db.session.session_factory
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield connection
+    finally:
+        with app.app_context():
             db.session.remove()
-            factory.configure(bind=None, join_transaction_mode="conservative_savepoint")
-            outer.rollback()
-            connection.close()
+        factory.configure(bind=None, join_transaction_mode="conditional_savepoint")
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture

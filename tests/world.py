@@ -44,25 +44,40 @@ ACTOR = {
 
 # A region inside each actor's own region, and a sibling region outside it.
 INSIDE_REGION = {
-    "province_admin": "320923001001", "province_staff": "320923001001",
-    "security_admin": "320900000000", "auditor": "320900000000",
-    "city_admin": "320923001000", "city_staff": "320923001000",
-    "county_admin": "320923001000", "county_staff": "320923001000",
-    "township_supervisor": "320923001002", "grid_worker": "320923001001",
+    "province_admin": "320923001001",
+    "province_staff": "320923001001",
+    "security_admin": "320900000000",
+    "auditor": "320900000000",
+    "city_admin": "320923001000",
+    "city_staff": "320923001000",
+    "county_admin": "320923001000",
+    "county_staff": "320923001000",
+    "township_supervisor": "320923001002",
+    "grid_worker": "320923001001",
 }
 OUTSIDE_REGION = {
-    "province_admin": "110000000000", "province_staff": "110000000000",
-    "security_admin": "110000000000", "auditor": "110000000000",
-    "city_admin": "320200000000", "city_staff": "320200000000",
-    "county_admin": "320902000000", "county_staff": "320902000000",
-    "township_supervisor": "320923002000", "grid_worker": "320923001002",
+    "province_admin": "110000000000",
+    "province_staff": "110000000000",
+    "security_admin": "110000000000",
+    "auditor": "110000000000",
+    "city_admin": "320200000000",
+    "city_staff": "320200000000",
+    "county_admin": "320902000000",
+    "county_staff": "320902000000",
+    "township_supervisor": "320923002000",
+    "grid_worker": "320923001002",
 }
 # A user each actor could manage if their role allows it, and one outside their region.
 INSIDE_USER = {role: "fc_grid2" for role in ACTOR} | {"security_admin": "yc_auditor"}
 OUTSIDE_USER = {
-    "province_admin": "bj_grid", "province_staff": "bj_grid",
-    "security_admin": "bj_auditor", "auditor": "bj_grid",
-    "city_admin": "wx_grid", "city_staff": "wx_grid",
-    "county_admin": "th_grid", "county_staff": "th_grid",
-    "township_supervisor": "wt_grid1", "grid_worker": "fc_grid2",
+    "province_admin": "bj_grid",
+    "province_staff": "bj_grid",
+    "security_admin": "bj_auditor",
+    "auditor": "bj_grid",
+    "city_admin": "wx_grid",
+    "city_staff": "wx_grid",
+    "county_admin": "th_grid",
+    "county_staff": "th_grid",
+    "township_supervisor": "wt_grid1",
+    "grid_worker": "fc_grid2",
 }

@@ -1,21 +1,23 @@
 """Sign-in and own-password forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.accounts.passwords import RULE_TEXT
+from portal.forms import PortalForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     username = StringField("用户名", validators=[DataRequired("请输入用户名。"), Length(max=64)])
     password = PasswordField("密码", validators=[DataRequired("请输入密码。"), Length(max=256)])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField("当前密码", validators=[DataRequired("请输入当前密码。")])
     new = PasswordField(
-        "新密码", description=RULE_TEXT, validators=[DataRequired("请输入新密码。"), Length(max=256)]
+        "新密码",
+        description=RULE_TEXT,
+        validators=[DataRequired("请输入新密码。"), Length(max=256)],
     )
     confirm = PasswordField(
         "确认新密码",

@@ -53,7 +53,9 @@ def sign_in(username: str, password: str) -> LoginResult:
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
         minutes = _minutes_left(user.locked_until)
-        return _fail(user, username, "locked", f"登录失败次数过多，账户已锁定，请在 {minutes} 分钟后重试。")
+        return _fail(
+            user, username, "locked", f"登录失败次数过多，账户已锁定，请在 {minutes} 分钟后重试。"
+        )
     if not passwords.verify_password(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
         limit = config["LOGIN_MAX_FAILURES"]
@@ -100,9 +102,16 @@ def sign_out(user: User) -> None:
 def change_own_password(user: User, current: str, new: str) -> list[str]:
     """Change the signed-in user's password; Chinese problems if refused."""
     if not passwords.verify_password(user.password_hash, current):
-        audit.record("password.change", "failure", actor=user, target_type="user",
-                     target_id=user.id, target_label=user.username,
-                     region_code=user.region_code, detail={"reason": "bad_current"})
+        audit.record(
+            "password.change",
+            "failure",
+            actor=user,
+            target_type="user",
+            target_id=user.id,
+            target_label=user.username,
+            region_code=user.region_code,
+            detail={"reason": "bad_current"},
+        )
         return ["当前密码不正确。"]
     problems = passwords.password_problems(new, user.username)
     if current == new:
@@ -122,6 +131,12 @@ def change_own_password(user: User, current: str, new: str) -> list[str]:
         )
     ):
         sessions.end(other, "password_changed")
-    audit.record("password.change", actor=user, target_type="user", target_id=user.id,
-                 target_label=user.username, region_code=user.region_code)
+    audit.record(
+        "password.change",
+        actor=user,
+        target_type="user",
+        target_id=user.id,
+        target_label=user.username,
+        region_code=user.region_code,
+    )
     return []

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from permissions import public, signed_in
+from permissions import mark_consulted, public, signed_in
 from portal.accounts import operations
 from portal.accounts.forms import ChangePasswordForm, LoginForm
 
@@ -35,6 +35,7 @@ def force_password_change():
         and current_user.must_change_password
         and request.endpoint not in ALWAYS_ALLOWED
     ):
+        mark_consulted()  # a redirect away from the page is itself the decision
         flash("首次登录或密码已被重置，请先修改密码。", "warning")
         return redirect(url_for("auth.change_password"))
     return None

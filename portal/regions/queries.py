@@ -53,7 +53,9 @@ def search(scope: Scope, text: str, limit: int = SEARCH_LIMIT) -> list[Region]:
     if not text:
         return []
     condition = (
-        Region.code.startswith(text) if text.isdigit() else Region.name.contains(text, autoescape=True)
+        Region.code.startswith(text)
+        if text.isdigit()
+        else Region.name.contains(text, autoescape=True)
     )
     query = (
         select(Region)

@@ -37,5 +37,7 @@ def detail(code: str):
 def search():
     text = request.args.get("q", "")
     results = queries.search(scope_for(current_user, "region.view"), text)
-    template = "regions/_results.html" if request.headers.get("HX-Request") else "regions/search.html"
+    template = (
+        "regions/_results.html" if request.headers.get("HX-Request") else "regions/search.html"
+    )
     return render_template(template, results=results, q=text)

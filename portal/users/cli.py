@@ -34,14 +34,25 @@ def create(username, display_name, role, region_code, password):
         if problems:
             raise click.ClickException(" ".join(problems))
     temporary = password or passwords.generate_password()
-    user = User(username=username, display_name=display_name, region_code=region.code,
-                password_hash=passwords.hash_password(temporary), must_change_password=True)
+    user = User(
+        username=username,
+        display_name=display_name,
+        region_code=region.code,
+        password_hash=passwords.hash_password(temporary),
+        must_change_password=True,
+    )
     user.grants.append(Grant(role=role, region_code=region.code))
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", actor_username="cli", target_type="user", target_id=user.id,
-                 target_label=username, region_code=region.code,
-                 detail={"role": role, "region": region.code, "via": "cli"})
+    audit.record(
+        "user.create",
+        actor_username="cli",
+        target_type="user",
+        target_id=user.id,
+        target_label=username,
+        region_code=region.code,
+        detail={"role": role, "region": region.code, "via": "cli"},
+    )
     db.session.commit()
     click.echo(f"已创建 {username}（{ROLES[role].label}，{region.name}）。")
     if not password:

@@ -51,9 +51,7 @@ def users_query(actor, filters: UserFilters):
 
 
 def get_user_or_404(user_id: int, scope: Scope) -> User:
-    user = db.session.scalar(
-        select(User).where(User.id == user_id, scope.clause(User.region_code))
-    )
+    user = db.session.scalar(select(User).where(User.id == user_id, scope.clause(User.region_code)))
     if user is None:
         abort(404)
     return user
@@ -72,8 +70,9 @@ def _audit_user(action: str, actor, target: User, detail: dict | None = None, re
     )
 
 
-def create_user(actor, *, username: str, display_name: str, phone: str | None,
-                region: Region, role: str) -> tuple[User, str]:
+def create_user(
+    actor, *, username: str, display_name: str, phone: str | None, region: Region, role: str
+) -> tuple[User, str]:
     """Create an account with its first role; returns the user and a one-time password."""
     if region is None or not can(actor, "user.create", region.code):
         raise UserAdminError("您无权在该区划新增用户。")
@@ -120,8 +119,13 @@ def add_grant(actor, target: User, role: str, region: Region | None) -> Grant:
     _require_manage(actor, target)
     error = grant_error(actor, target, role, region)
     if error:
-        _audit_user("role.grant", actor, target, {"role": role,
-                    "region": region.code if region else None, "reason": error}, "denied")
+        _audit_user(
+            "role.grant",
+            actor,
+            target,
+            {"role": role, "region": region.code if region else None, "reason": error},
+            "denied",
+        )
         raise UserAdminError(error)
     grant = Grant(role=role, region_code=region.code, granted_by_id=actor.id)
     target.grants.append(grant)

@@ -6,6 +6,7 @@ from flask_login import current_user
 from permissions import requires, scope_for
 from permissions.grants import can_manage_user, grantable_roles
 from portal.extensions import db
+from portal.forms import options
 from portal.regions.models import Region
 from portal.regions.queries import get_region_or_404
 from portal.users import operations as ops
@@ -22,7 +23,7 @@ def _actor():
 @requires("user.view")
 def index():
     form = UserSearchForm(request.args)
-    form.role.choices = [("", "全部")] + role_choices(ops.ROLES)
+    form.role.choices = options([("", "全部")]) + role_choices(ops.ROLES)
     filters = ops.UserFilters(
         q=form.q.data or "", role=form.role.data or "", status=form.status.data or ""
     )
@@ -58,8 +59,9 @@ def new():
         except ops.UserAdminError as exc:
             error = str(exc)
         else:
-            return render_template("users/password_issued.html", user=user,
-                                   password=temporary, created=True)
+            return render_template(
+                "users/password_issued.html", user=user, password=temporary, created=True
+            )
     return render_template("users/new.html", form=form, region=region, error=error)
 
 
@@ -76,11 +78,17 @@ def detail(user_id: int):
     if manageable:
         grant_form = GrantForm()
         grant_form.role.choices = role_choices(ops.grantable_anywhere(_actor()))
-        grant_form.region.choices = [
-            (r.code, f"{r.name}（{r.level_name}）") for r in ops.grant_region_choices(_actor(), user)
-        ]
-    return render_template("users/detail.html", user=user, manageable=manageable,
-                           grant_form=grant_form, confirm=ConfirmForm())
+        grant_form.region.choices = options(
+            (r.code, f"{r.name}（{r.level_name}）")
+            for r in ops.grant_region_choices(_actor(), user)
+        )
+    return render_template(
+        "users/detail.html",
+        user=user,
+        manageable=manageable,
+        grant_form=grant_form,
+        confirm=ConfirmForm(),
+    )
 
 
 @bp.route("/<int:user_id>/grants", methods=["POST"])
@@ -89,7 +97,9 @@ def add_grant(user_id: int):
     user = _load_for_manage(user_id)
     form = GrantForm()
     form.role.choices = role_choices(ops.grantable_anywhere(_actor()))
-    form.region.choices = [(r.code, r.name) for r in ops.grant_region_choices(_actor(), user)]
+    form.region.choices = options(
+        (r.code, r.name) for r in ops.grant_region_choices(_actor(), user)
+    )
     if not form.validate_on_submit():
         flash("请选择要授予的角色和区划。", "error")
         return redirect(url_for("users.detail", user_id=user.id))
@@ -152,5 +162,6 @@ def reset_password(user_id: int):
     except ops.UserAdminError as exc:
         flash(str(exc), "error")
         return redirect(url_for("users.detail", user_id=user.id))
-    return render_template("users/password_issued.html", user=user, password=temporary,
-                           created=False)
+    return render_template(
+        "users/password_issued.html", user=user, password=temporary, created=False
+    )

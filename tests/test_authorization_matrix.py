@@ -1,0 +1,189 @@
+"""Every route × every role × an object inside and one outside the user's region.
+
+The expected status of each cell is written here by hand, from the role matrix in domain.md,
+not computed from permissions/ (that would test the code against itself). A route that is not
+in MATRIX fails `test_every_route_is_in_the_matrix`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.audit import operations as audit
+from portal.extensions import db
+from portal.regions.models import Region
+from tests import world
+
+ROLES = list(world.ACTOR)
+EVERYONE = set(ROLES)
+USER_ADMINS = {
+    "province_admin",
+    "city_admin",
+    "county_admin",
+    "township_supervisor",
+    "security_admin",
+}
+
+
+@dataclass
+class Target:
+    """The objects one role's cell is about."""
+
+    region: str
+    region_name: str
+    user_id: int
+    username: str
+    display_name: str
+    grant_id: int
+    marker: str = ""
+
+
+@dataclass
+class Route:
+    method: str
+    path: Callable[[Target], str]
+    allowed: set[str]
+    inside: int  # status for an allowed role, object inside its region
+    outside: int  # status for an allowed role, object outside its region
+    anonymous: int = 302
+    data: Callable[[Target], dict] = lambda t: {}
+    # For lists: the object's marker must appear inside and must not appear outside.
+    shows_object: bool = False
+    prepare: Callable[[Target, str], None] | None = None
+
+
+def _audit_marker(target: Target, where: str) -> None:
+    audit.record(
+        "user.disable",
+        target_type="user",
+        target_id=target.user_id,
+        target_label=target.marker,
+        region_code=target.region,
+        actor_username="matrix",
+    )
+    db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
+
+
+MATRIX: dict[str, Route] = {
+    "auth.login": Route("GET", lambda t: "/login", EVERYONE, 302, 302, anonymous=200),
+    "auth.logout": Route("POST", lambda t: "/logout", EVERYONE, 302, 302),
+    "auth.change_password": Route("GET", lambda t: "/password", EVERYONE, 200, 200),
+    "home.index": Route("GET", lambda t: "/", EVERYONE, 200, 200),
+    "home.health": Route("GET", lambda t: "/healthz", EVERYONE, 200, 200, anonymous=200),
+    "regions.index": Route("GET", lambda t: "/regions/", EVERYONE, 302, 302),
+    "regions.detail": Route("GET", lambda t: f"/regions/{t.region}", EVERYONE, 200, 404),
+    "regions.search": Route(
+        "GET", lambda t: f"/regions/search?q={t.region_name}", EVERYONE, 200, 200, shows_object=True
+    ),
+    "users.index": Route(
+        "GET", lambda t: f"/users/?q={t.username}", USER_ADMINS, 200, 200, shows_object=True
+    ),
+    "users.new": Route("GET", lambda t: f"/users/new?region={t.region}", USER_ADMINS, 200, 404),
+    "users.detail": Route("GET", lambda t: f"/users/{t.user_id}", USER_ADMINS, 200, 404),
+    "users.add_grant": Route(
+        "POST",
+        lambda t: f"/users/{t.user_id}/grants",
+        USER_ADMINS,
+        302,
+        404,
+        data=lambda t: {"role": "grid_worker", "region": t.region},
+    ),
+    "users.revoke_grant": Route(
+        "POST", lambda t: f"/users/{t.user_id}/grants/{t.grant_id}/revoke", USER_ADMINS, 302, 404
+    ),
+    "users.disable": Route("POST", lambda t: f"/users/{t.user_id}/disable", USER_ADMINS, 302, 404),
+    "users.enable": Route("POST", lambda t: f"/users/{t.user_id}/enable", USER_ADMINS, 302, 404),
+    "users.reset_password": Route(
+        "POST", lambda t: f"/users/{t.user_id}/reset-password", USER_ADMINS, 200, 404
+    ),
+    "audit.index": Route(
+        "GET",
+        lambda t: "/audit/?username=matrix",
+        {"auditor"},
+        200,
+        200,
+        shows_object=True,
+        prepare=_audit_marker,
+    ),
+}
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    missing = endpoints - set(MATRIX)
+    assert not missing, f"routes without an authorization-matrix entry: {sorted(missing)}"
+    assert not set(MATRIX) - endpoints, "matrix entries for routes that no longer exist"
+
+
+def _target(role: str, where: str) -> Target:
+    region_code = (world.INSIDE_REGION if where == "inside" else world.OUTSIDE_REGION)[role]
+    username = (world.INSIDE_USER if where == "inside" else world.OUTSIDE_USER)[role]
+    region = db.session.get(Region, region_code)
+    user = db.session.scalar(select(User).where(User.username == username))
+    return Target(
+        region=region_code,
+        region_name=region.name,
+        user_id=user.id,
+        username=username,
+        display_name=user.display_name,
+        grant_id=user.grants[0].id,
+        marker=f"matrix-{where}-{role}",
+    )
+
+
+CELLS = [
+    (endpoint, role, where)
+    for endpoint in MATRIX
+    for role in ROLES
+    for where in ("inside", "outside")
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role", "where"), CELLS)
+def test_cell(app, login, endpoint, role, where):
+    route = MATRIX[endpoint]
+    with app.app_context():
+        target = _target(role, where)
+        if route.prepare:
+            route.prepare(target, where)
+    client = login(world.ACTOR[role])
+    call = client.get if route.method == "GET" else client.post
+    response = call(route.path(target), data=route.data(target))
+    if role in route.allowed:
+        expected = route.inside if where == "inside" else route.outside
+    else:
+        expected = 403
+    assert response.status_code == expected, (
+        f"{endpoint} as {role} ({where}): {response.status_code}, expected {expected}"
+    )
+    if route.shows_object and response.status_code == 200:
+        body = response.get_data(as_text=True)
+        # Look for something the page shows of the object, never the echoed search text.
+        shown = (
+            (target.marker in body)
+            if route.prepare
+            else (
+                target.region in body
+                if endpoint == "regions.search"
+                else target.display_name in body
+            )
+        )
+        assert shown == (where == "inside"), (
+            f"{endpoint} as {role}: the object {where} the region is "
+            f"{'missing' if where == 'inside' else 'shown'}"
+        )
+
+
+@pytest.mark.parametrize("endpoint", list(MATRIX))
+def test_anonymous(app, client, endpoint):
+    route = MATRIX[endpoint]
+    with app.app_context():
+        target = _target("province_admin", "inside")
+    call = client.get if route.method == "GET" else client.post
+    response = call(route.path(target), data=route.data(target))
+    assert response.status_code == route.anonymous
+    if response.status_code == 302 and endpoint != "auth.logout":
+        assert "/login" in response.headers["Location"]
