@@ -49,7 +49,9 @@ def from_environment() -> dict:
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Reverse proxies in front of the portal (nginx: 1): trust that many X-Forwarded-* hops,
+        # so that audit records carry the client's address, not the proxy's.
+        "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", 0)),
         # Cookies: HttpOnly always, SameSite=Lax, Secure when served over HTTPS.
         "SESSION_COOKIE_NAME": "portal_session",
         "SESSION_COOKIE_HTTPONLY": True,

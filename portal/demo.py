@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from permissions.roles import ROLES
 from portal.accounts import passwords
@@ -91,4 +92,5 @@ def demo_command(host, port, no_serve):
     if no_serve:
         return
     click.echo(f"请在浏览器打开 http://{host}:{port}/ （Ctrl+C 退出）")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Flask's app.run() refuses to start inside a `flask`/`portal` CLI command: serve directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -38,15 +38,20 @@ def _fail(user: User | None, username: str, reason: str, message: str) -> LoginR
     return LoginResult(None, message)
 
 
-def find_user(username: str) -> User | None:
+def find_user(username: str, *, for_update: bool = False) -> User | None:
     name = (username or "").strip().lower()
-    return db.session.scalar(select(User).where(func.lower(User.username) == name))
+    query = select(User).where(func.lower(User.username) == name)
+    if for_update:
+        # Lock the account row: concurrent sign-ins of one account queue here, so each failure
+        # is counted (without it parallel guesses overwrite the counter and never lock).
+        query = query.with_for_update(of=User)
+    return db.session.scalar(query)
 
 
 def sign_in(username: str, password: str) -> LoginResult:
     """Check the password, count failures, lock after too many, and start a session."""
     config = current_app.config
-    user = find_user(username)
+    user = find_user(username, for_update=True)
     if user is None:
         passwords.burn_time(password)
         return _fail(None, username, "unknown_user", "用户名或密码错误。")
