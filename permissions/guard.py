@@ -8,7 +8,7 @@ so a forgotten check fails loudly in tests instead of leaking in production.
 
 import functools
 
-from flask import abort, g, has_request_context, redirect, request, url_for
+from flask import abort, g, has_request_context, make_response, redirect, request, url_for
 from flask_login import current_user
 
 PUBLIC_ENDPOINTS = {"static"}
@@ -40,11 +40,20 @@ def public(view):
     return _tag(wrapper, "public")
 
 
+def redirect_page(location: str):
+    """Redirect; an htmx request is told to load the whole page instead of a fragment."""
+    if request.headers.get("HX-Request"):
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location)
+
+
 def _login_redirect():
     args = {"next": request.full_path.rstrip("?")}
     if g.get("session_end_reason"):
         args["ended"] = g.session_end_reason
-    return redirect(url_for("auth.login", **args))
+    return redirect_page(url_for("auth.login", **args))
 
 
 def signed_in(view):

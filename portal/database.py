@@ -17,7 +17,9 @@ def _sqlite_connect(dbapi_connection, _record):
 
 
 def _sqlite_begin(connection):
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock at once, so concurrent writers wait (busy_timeout) instead
+    # of failing with "database is locked" when a read transaction tries to upgrade.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def configure_engines(app: Flask) -> None:

@@ -70,3 +70,9 @@ def test_templates_showing_buttons_do_not_count_as_a_check(bare_app):
         return render_template_string("{{ can('user.view') }}")
 
     assert bare_app.test_client().get("/only-template").status_code == 500
+
+
+def test_htmx_request_of_a_signed_out_user_loads_the_login_page(client):
+    response = client.get("/regions/search?q=阜城", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/login?next=")

@@ -12,6 +12,14 @@ from portal.extensions import db
 from portal.timeutil import utcnow
 
 
+class _Nobody:
+    id = None
+    username = None
+
+
+_NOBODY = _Nobody()
+
+
 @dataclass
 class LoginResult:
     user: User | None
@@ -24,10 +32,12 @@ def _minutes_left(until) -> int:
 
 
 def _fail(user: User | None, username: str, reason: str, message: str) -> LoginResult:
+    # Whoever typed the password is unknown: no actor id (an auditor must not read an attacker's
+    # guesses as the account holder's own actions); the typed name and the account targeted.
     audit.record(
         "login",
         "failure",
-        actor=user,
+        actor=_NOBODY,
         actor_username=username[:64],
         target_type="user",
         target_id=user.id if user else None,
@@ -80,6 +90,8 @@ def sign_in(username: str, password: str) -> LoginResult:
         return _fail(user, username, "disabled", "该账户已停用，请联系管理员。")
     user.failed_logins = 0
     user.locked_until = None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)  # cost settings were raised
     sessions.start(user)
     audit.record(
         "login",

@@ -36,6 +36,13 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
 # A hash of a random password, verified against when the username is unknown, so that a wrong
 # username takes as long as a wrong password.
 _dummy_hash: dict[tuple, str] = {}

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user
 
 from permissions import mark_consulted, public, signed_in
+from permissions.guard import redirect_page
 from portal.accounts import operations
 from portal.accounts.forms import ChangePasswordForm, LoginForm
 
@@ -37,7 +38,7 @@ def force_password_change():
     ):
         mark_consulted()  # a redirect away from the page is itself the decision
         flash("首次登录或密码已被重置，请先修改密码。", "warning")
-        return redirect(url_for("auth.change_password"))
+        return redirect_page(url_for("auth.change_password"))
     return None
 
 
