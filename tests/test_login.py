@@ -1,7 +1,6 @@
 """Signing in: audit trail, failure messages, lockout and its expiry, disabled accounts, `next`."""
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +14,7 @@ from portal.accounts.models import LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
+from tests.helpers import account, database, fetch
 
 WRONG = "Wrong@Passw0rd"
 CLIENT_IP = "203.0.113.7"
@@ -33,31 +33,6 @@ def alert(response) -> str:
     found = re.findall(r'<p class="flash flash-error" role="alert">(.*?)</p>', text(response), re.S)
     assert len(found) == 1, f"expected one error message, got {found!r}"
     return found[0]
-
-
-# No application context is pushed while a test runs (conftest): every request gets its own,
-# and the test reads or changes rows in short contexts of its own. Changes are committed there,
-# which only releases a SAVEPOINT inside the test's rolled-back transaction.
-
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.commit()
-
-
-def fetch(app, query) -> list:
-    """Rows as they are now, detached with their loaded columns readable."""
-    with app.app_context():
-        rows = list(db.session.scalars(query))
-        db.session.expunge_all()
-        return rows
-
-
-def account(app, username: str) -> User:
-    (found,) = fetch(app, select(User).where(User.username == username))
-    return found
 
 
 def audit_rows(app, action: str, **filters) -> list[AuditEvent]:

@@ -2,7 +2,6 @@
 
 import re
 import string
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import assume, given, settings
@@ -13,7 +12,7 @@ from portal.accounts import passwords
 from portal.accounts.models import LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
-from portal.extensions import db
+from tests.helpers import account, fetch
 from tests.world import EXTRA_ACCOUNTS
 
 USERNAMES = [a.username for a in DEMO_ACCOUNTS + EXTRA_ACCOUNTS]
@@ -205,25 +204,6 @@ def test_unknown_username_still_costs_a_hash(ctx, monkeypatch):
 
 
 # --- changing one's own password -------------------------------------------------------------
-
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.commit()
-
-
-def fetch(app, query) -> list:
-    with app.app_context():
-        rows = list(db.session.scalars(query))
-        db.session.expunge_all()
-        return rows
-
-
-def account(app, username="fc_grid1") -> User:
-    (found,) = fetch(app, select(User).where(User.username == username))
-    return found
 
 
 def change(client, current=DEMO_PASSWORD, new=NEW_PASSWORD, confirm=None):

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from portal.accounts.models import LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.demo import DEMO_PASSWORD
-from portal.extensions import db
 from portal.timeutil import utcnow
+from tests.helpers import account, database, fetch
 
 COOKIE = "portal_session"
 DOMAIN = "portal.test"  # SERVER_NAME of the test app
@@ -39,34 +39,9 @@ def cookie_data(app, value: str) -> dict:
     return app.session_interface.get_signing_serializer(app).loads(value)
 
 
-# No application context is pushed while a test runs (conftest): every request gets its own,
-# and the test reads or changes rows in short contexts of its own. Changes are committed there,
-# which only releases a SAVEPOINT inside the test's rolled-back transaction.
-
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.commit()
-
-
-def fetch(app, query) -> list:
-    """Rows as they are now, detached with their loaded columns readable."""
-    with app.app_context():
-        rows = list(db.session.scalars(query))
-        db.session.expunge_all()
-        return rows
-
-
 def user_id(app, username: str) -> int:
     (found,) = fetch(app, select(User).where(User.username == username))
     return found.id
-
-
-def account(app, username: str) -> User:
-    (found,) = fetch(app, select(User).where(User.username == username))
-    return found
 
 
 def token_of(app, client) -> str:

@@ -93,41 +93,20 @@ def sign_in(username: str, password: str) -> LoginResult:
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)  # cost settings were raised
     sessions.start(user)
-    audit.record(
-        "login",
-        actor=user,
-        target_type="user",
-        target_id=user.id,
-        target_label=user.username,
-        region_code=user.region_code,
-    )
+    audit.record_about_user("login", user, actor=user)
     return LoginResult(user)
 
 
 def sign_out(user: User) -> None:
-    audit.record(
-        "logout",
-        actor=user,
-        target_type="user",
-        target_id=user.id,
-        target_label=user.username,
-        region_code=user.region_code,
-    )
+    audit.record_about_user("logout", user, actor=user)
     sessions.sign_out(user)
 
 
 def change_own_password(user: User, current: str, new: str) -> list[str]:
     """Change the signed-in user's password; Chinese problems if refused."""
     if not passwords.verify_password(user.password_hash, current):
-        audit.record(
-            "password.change",
-            "failure",
-            actor=user,
-            target_type="user",
-            target_id=user.id,
-            target_label=user.username,
-            region_code=user.region_code,
-            detail={"reason": "bad_current"},
+        audit.record_about_user(
+            "password.change", user, "failure", actor=user, detail={"reason": "bad_current"}
         )
         return ["当前密码不正确。"]
     problems = passwords.password_problems(new, user.username)
@@ -148,12 +127,5 @@ def change_own_password(user: User, current: str, new: str) -> list[str]:
         )
     ):
         sessions.end(other, "password_changed")
-    audit.record(
-        "password.change",
-        actor=user,
-        target_type="user",
-        target_id=user.id,
-        target_label=user.username,
-        region_code=user.region_code,
-    )
+    audit.record_about_user("password.change", user, actor=user)
     return []

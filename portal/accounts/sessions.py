@@ -84,15 +84,7 @@ def load(token: str) -> User | None:
         end(login, reason)
         g.session_end_reason = reason
         if reason != "disabled":
-            audit.record(
-                "session.expired",
-                actor=user,
-                target_type="user",
-                target_id=user.id,
-                target_label=user.username,
-                region_code=user.region_code,
-                detail={"reason": reason},
-            )
+            audit.record_about_user("session.expired", user, actor=user, detail={"reason": reason})
         return None
     if now - login.last_seen_at > TOUCH_EVERY:
         login.last_seen_at = now

@@ -56,3 +56,19 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_about_user(
+    action: str, target, result: str = "success", *, actor=None, detail: dict | None = None
+) -> AuditEvent:
+    """An event about one account (sign-in, password, grants…), filed under its region."""
+    return record(
+        action,
+        result,
+        actor=actor,
+        target_type="user",
+        target_id=target.id,
+        target_label=target.username,
+        region_code=target.region_code,
+        detail=detail,
+    )

@@ -58,16 +58,7 @@ def get_user_or_404(user_id: int, scope: Scope) -> User:
 
 
 def _audit_user(action: str, actor, target: User, detail: dict | None = None, result="success"):
-    audit.record(
-        action,
-        result,
-        actor=actor,
-        target_type="user",
-        target_id=target.id,
-        target_label=target.username,
-        region_code=target.region_code,
-        detail=detail,
-    )
+    audit.record_about_user(action, target, result, actor=actor, detail=detail)
 
 
 def create_user(
