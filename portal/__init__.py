@@ -47,6 +47,9 @@ def register_extensions(app: Flask) -> None:
     from portal.accounts import sessions
 
     login_manager.user_loader(sessions.load)
+    from portal.jobs import queue
+
+    queue.install(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -85,9 +88,11 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """CLI: regions, users, demo."""
     from portal.demo import demo_command
+    from portal.jobs.cli import worker_command
     from portal.regions.cli import regions_cli
     from portal.users.cli import users_cli
 
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(worker_command)

@@ -72,6 +72,9 @@ def from_environment() -> dict:
         "PASSWORD_HASH_MEMORY_COST": 65536,
         # A response from a view that never consulted permissions/ is refused.
         "PERMISSIONS_REQUIRE_CONSULT": True,
+        # Background jobs run on a thread of the web process unless a `portal worker` runs them
+        # (the default with SQLite, the demo; production on PostgreSQL runs workers).
+        "JOBS_IN_PROCESS": _bool("JOBS_IN_PROCESS", database_url.startswith("sqlite")),
         "USERS_PER_PAGE": 30,
         "AUDIT_PER_PAGE": 50,
     }

@@ -2,6 +2,21 @@
 
 from portal.accounts.models import Grant, LoginSession, User
 from portal.audit.models import AuditEvent
+from portal.imports.models import ImportBatch
+from portal.jobs.models import Job
+from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
 
-__all__ = ["AuditEvent", "Grant", "LoginSession", "Region", "User"]
+__all__ = [
+    "AuditEvent",
+    "Enrollment",
+    "Grant",
+    "ImportBatch",
+    "Job",
+    "LoginSession",
+    "Person",
+    "PersonChange",
+    "PersonFile",
+    "Region",
+    "User",
+]

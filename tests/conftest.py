@@ -43,6 +43,7 @@ def app(tmp_path_factory):
     app = create_app(
         {
             "TESTING": True,
+            "JOBS_IN_PROCESS": False,
             "SQLALCHEMY_DATABASE_URI": _database_url(root),
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,

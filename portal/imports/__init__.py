@@ -1,0 +1,1 @@
+"""Importing the lists offices exchange (Excel/CSV) into the person file."""

@@ -1,0 +1,1 @@
+"""Background jobs: recorded in the database, run by a worker process (or a thread in the demo)."""

@@ -1,0 +1,129 @@
+"""The person file (一人一档): persons, their uninsured files, enrollments and change history.
+
+Every large table carries the region code it is scoped by (`region_code`, 12 digits) so that it can
+be filtered by `permissions.scope_for(...).clause(Model.region_code)` and partitioned by city later.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.timeutil import utcnow
+
+# 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Person(db.Model):
+    """One person of the whole-population file, keyed by the normalised 18-character ID."""
+
+    __tablename__ = "person"
+    __table_args__ = (Index("ix_person_region_status", "region_code", "insured_status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[str] = mapped_column(String(1))  # GB/T 2261.1: 1 male, 2 female
+    birth_date: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # The community that manages the file (residence); the scope column.
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    hukou_region_code: Mapped[str | None] = mapped_column(String(12))
+    address: Mapped[str | None] = mapped_column(String(200))
+    in_register: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_populations: Mapped[int] = mapped_column(Integer, default=0)  # bit mask, see codes.py
+    e_credential: Mapped[bool] = mapped_column(Boolean, default=False)
+    insured_status: Mapped[str] = mapped_column(String(16), default="unknown")
+    insured_scheme: Mapped[str | None] = mapped_column(String(16))
+    insured_region_code: Mapped[str | None] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    files: Mapped[list["PersonFile"]] = relationship(
+        back_populates="person", order_by="PersonFile.year.desc()"
+    )
+
+
+class PersonFile(db.Model):
+    """The uninsured file of one person for one insurance year, and its workflow state."""
+
+    __tablename__ = "person_file"
+    __table_args__ = (
+        UniqueConstraint("person_id", "year"),
+        Index("ix_person_file_region_state", "region_code", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    file_number: Mapped[str] = mapped_column(String(32), unique=True)
+    file_type: Mapped[str] = mapped_column(String(16), default="uninsured")
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    filing_flag: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default="unassigned")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    close_cause: Mapped[str | None] = mapped_column(String(32))
+    closed_by_run_id: Mapped[int | None] = mapped_column(Integer)
+    credited_user_id: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    person: Mapped[Person] = relationship(back_populates="files")
+
+
+class Enrollment(db.Model):
+    """One enrollment record (参保记录) from the insured extract."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (
+        UniqueConstraint("id_number", "scheme", "region_code", "start_date"),
+        Index("ix_enrollment_id_number_status", "id_number", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18))
+    # The insured place (参保地), padded to 12 digits: the scope column.
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class PersonChange(db.Model):
+    """What changed on a person or file, when, by whom, and what caused it."""
+
+    __tablename__ = "person_change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(String(16))  # import / comparison / edit / visit
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # {"field": [old, new], …}
+    changes: Mapped[dict] = mapped_column(JSON)
