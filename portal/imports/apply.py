@@ -1,0 +1,193 @@
+"""Applying validated household rows to the person table, set-based, in the caller's transaction.
+
+Rows go into a temporary staging table (COPY on PostgreSQL, executemany on SQLite); then a few
+statements decide what is new, changed or unchanged, record the change history, and upsert
+(`INSERT … SELECT … ON CONFLICT (id_number) DO UPDATE … WHERE changed`). Nothing here commits.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, text
+
+from permissions import Scope
+from portal.timeutil import utcnow
+
+STAGE = "import_stage"
+FIELDS = (
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "phone",
+    "region_code",
+    "hukou_region_code",
+    "address",
+)
+# Columns compared to decide "changed"; the history records each that differs.
+COMPARED = ("name", "sex", "birth_date", "phone", "region_code", "hukou_region_code", "address")
+CHUNK = 20_000
+HISTORY_COLUMNS = "person_id, region_code, at, user_id, cause, batch_id, changes"
+CREATED = json.dumps({"created": True})
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+
+
+def create_stage(connection: Connection) -> None:
+    postgres = connection.dialect.name == "postgresql"
+    connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    connection.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {STAGE} (row_number INTEGER NOT NULL, "
+            "id_number VARCHAR(18) NOT NULL, name VARCHAR(64) NOT NULL, sex VARCHAR(1) NOT NULL, "
+            "birth_date DATE NOT NULL, phone VARCHAR(20), region_code VARCHAR(12) NOT NULL, "
+            "hukou_region_code VARCHAR(12), address VARCHAR(200))"
+            + (" ON COMMIT DROP" if postgres else "")
+        )
+    )
+
+
+def stage_rows(connection: Connection, rows: Iterable[tuple[int, dict]]) -> None:
+    """Write (row number, row) pairs into the staging table in chunks."""
+    batch: list[tuple] = []
+    for row_number, row in rows:
+        batch.append((row_number, *(row[f] for f in FIELDS)))
+        if len(batch) >= CHUNK:
+            _flush(connection, batch)
+            batch = []
+    if batch:
+        _flush(connection, batch)
+
+
+def _flush(connection: Connection, batch: list[tuple]) -> None:
+    if connection.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in batch:
+            writer.writerow(["" if v is None else v for v in row])
+        buffer.seek(0)
+        cursor = connection.connection.driver_connection.cursor()
+        columns = ", ".join(("row_number", *FIELDS))
+        cursor.copy_expert(
+            f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer
+        )
+        return
+    placeholders = ", ".join("?" for _ in range(len(FIELDS) + 1))
+    connection.connection.driver_connection.executemany(
+        f"INSERT INTO {STAGE} VALUES ({placeholders})",
+        [(r[0], *(v.isoformat() if hasattr(v, "isoformat") else v for v in r[1:])) for r in batch],
+    )
+
+
+def _timed(sql: str):
+    """A statement whose :now parameter is a timestamp stored the way the ORM stores it."""
+    return text(sql).bindparams(bindparam("now", type_=DateTime()))
+
+
+def _distinct(a: str, b: str, postgres: bool) -> str:
+    return f"{a} IS DISTINCT FROM {b}" if postgres else f"{a} IS NOT {b}"
+
+
+def apply_household(
+    connection: Connection, scope: Scope, *, batch_id: int, user_id: int | None
+) -> ApplyResult:
+    """Upsert the staged rows into `person`; rows of persons managed outside the scope are
+    refused (a county cannot take over another county's people by importing them)."""
+    postgres = connection.dialect.name == "postgresql"
+    result = ApplyResult()
+    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    )
+    outside = connection.execute(
+        text(
+            f"SELECT s.row_number, p.region_code FROM {STAGE} s JOIN person p "
+            f"ON p.id_number = s.id_number WHERE NOT ({in_scope})"
+        )
+    ).all()
+    if outside:
+        result.rejected = [
+            (n, f"此人已由辖区外的{code}管理，不能由本辖区导入；如已迁入，请由原辖区核实")
+            for n, code in outside
+        ]
+        connection.execute(
+            text(
+                f"DELETE FROM {STAGE} WHERE id_number IN (SELECT s.id_number FROM {STAGE} s JOIN "
+                f"person p ON p.id_number = s.id_number WHERE NOT ({in_scope}))"
+            )
+        )
+    changed_any = " OR ".join(_distinct(f"p.{c}", f"s.{c}", postgres) for c in COMPARED)
+    counts = connection.execute(
+        text(
+            f"SELECT COUNT(*) FILTER (WHERE p.id IS NULL), "
+            f"COUNT(*) FILTER (WHERE p.id IS NOT NULL AND ({changed_any})), "
+            f"COUNT(*) FILTER (WHERE p.id IS NOT NULL AND NOT ({changed_any})) "
+            f"FROM {STAGE} s LEFT JOIN person p ON p.id_number = s.id_number"
+        )
+    ).one()
+    result.created, result.updated, result.unchanged = (int(c or 0) for c in counts)
+    now = utcnow()
+    params = {"now": now, "batch": batch_id, "user": user_id}
+    # History of changed persons, with old → new per field, before the values are overwritten.
+    if postgres:
+        diff = (
+            "jsonb_strip_nulls(jsonb_build_object("
+            + ", ".join(
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', f's.{c}', True)} "
+                f"THEN jsonb_build_array(p.{c}, s.{c}) END"
+                for c in COMPARED
+            )
+            + "))"
+        )
+    else:
+        diff = (
+            "json_patch('{}', json_object("
+            + ", ".join(
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', f's.{c}', False)} "
+                f"THEN json_array(p.{c}, s.{c}) END"
+                for c in COMPARED
+            )
+            + "))"
+        )
+    connection.execute(
+        _timed(
+            f"INSERT INTO person_change ({HISTORY_COLUMNS}) "
+            f"SELECT p.id, s.region_code, :now, :user, 'import', :batch, {diff} "
+            f"FROM {STAGE} s JOIN person p ON p.id_number = s.id_number WHERE {changed_any}"
+        ),
+        params,
+    )
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in COMPARED)
+    changed_excluded = " OR ".join(
+        _distinct(f"person.{c}", f"excluded.{c}", postgres) for c in COMPARED
+    )
+    columns = ", ".join(FIELDS)
+    connection.execute(
+        _timed(
+            f"INSERT INTO person ({columns}, in_register, key_populations, e_credential, "
+            "insured_status, version, created_at, updated_at) "
+            f"SELECT {columns}, TRUE, 0, FALSE, 'unknown', 1, :now, :now FROM {STAGE} WHERE TRUE "
+            f"ON CONFLICT (id_number) DO UPDATE SET {assignments}, in_register = TRUE, "
+            "version = person.version + 1, updated_at = excluded.updated_at "
+            f"WHERE {changed_excluded} OR NOT person.in_register"
+        ),
+        params,
+    )
+    connection.execute(
+        _timed(
+            f"INSERT INTO person_change ({HISTORY_COLUMNS}) "
+            f"SELECT p.id, p.region_code, :now, :user, 'import', :batch, '{CREATED}' "
+            f"FROM person p JOIN {STAGE} s ON p.id_number = s.id_number "
+            "WHERE p.created_at = :now AND p.version = 1"
+        ),
+        params,
+    )
+    return result

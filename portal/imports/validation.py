@@ -1,0 +1,138 @@
+"""Row validation for imported lists: raw spreadsheet cells in, a clean row or a reason out.
+
+Pure functions over plain values (plus a region lookup built once per import); the reasons are
+Chinese and go into the error workbook next to the original row.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from permissions import Scope
+from portal.extensions import db
+from portal.persons import idnumbers
+from portal.phones import normalize_phone
+from portal.regions.models import Region
+
+SEX_WORDS = {"男": "1", "1": "1", "男性": "1", "女": "2", "2": "2", "女性": "2"}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row_number: int
+    raw: list
+    reason: str
+
+
+def text(value) -> str:
+    """A cell as trimmed text ('' for empty); integral floats lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value).strip()
+
+
+def parse_date(value) -> date | None:
+    """A date cell or text such as 1990-01-02, 1990/1/2, 19900102, 1990年1月2日; else None."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raw = text(value).replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-")
+    raw = raw.replace(".", "-")
+    try:
+        if raw.isdigit() and len(raw) == 8:
+            return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        year, month, day = (int(part) for part in raw.split("-"))
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+class RegionResolver:
+    """Turns a region cell (12-digit code or a community name) into a community code in scope."""
+
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        rows = db.session.execute(
+            select(Region.code, Region.name).where(
+                Region.level == 5, scope.region_clause(Region.code)
+            )
+        ).all()
+        self.codes = {code for code, _ in rows}
+        self.by_name: dict[str, list[str]] = {}
+        for code, name in rows:
+            self.by_name.setdefault(name, []).append(code)
+
+    def resolve(self, value) -> tuple[str | None, str | None]:
+        raw = text(value)
+        if not raw:
+            return None, "缺少所属社区（村），请填写12位区划代码或社区名称"
+        if raw.isdigit():
+            code = raw.ljust(12, "0") if len(raw) < 12 else raw
+            if len(code) != 12:
+                return None, f"区划代码「{raw}」应为12位数字"
+            if code in self.codes:
+                return code, None
+            region = db.session.get(Region, code)
+            if region is None:
+                return None, f"区划代码「{raw}」不存在，请核对"
+            if region.level != 5:
+                return None, f"「{region.name}」是{region.level_name}级，所属区划须填到社区（村）"
+            return None, f"「{region.name}」（{code}）不在您的管辖范围内"
+        codes = self.by_name.get(raw, [])
+        if len(codes) == 1:
+            return codes[0], None
+        if len(codes) > 1:
+            return None, f"您的辖区内有{len(codes)}个名为「{raw}」的社区（村），请改填12位区划代码"
+        return None, f"在您的辖区内找不到名为「{raw}」的社区（村），请填写12位区划代码"
+
+
+def household_row(values: dict, resolver: RegionResolver, today: date) -> dict | str:
+    """One household-register row as person columns, or the reason it is rejected."""
+    check = idnumbers.normalize_id_number(values.get("id_number"), today)
+    if check.error:
+        return check.error
+    id_number = check.value
+    name = text(values.get("name"))
+    if not name:
+        return "缺少姓名"
+    if len(name) > 64:
+        return "姓名过长（超过64个字符）"
+    sex = idnumbers.sex(id_number)
+    given_sex = text(values.get("sex"))
+    if given_sex and SEX_WORDS.get(given_sex) != sex:
+        return f"性别「{given_sex}」与身份证号不符（身份证号为{'男' if sex == '1' else '女'}性）"
+    born = idnumbers.birth_date(id_number)
+    if text(values.get("birth_date")):
+        given = parse_date(values.get("birth_date"))
+        if given is None:
+            return f"出生日期「{text(values.get('birth_date'))}」无法识别"
+        if given != born:
+            return f"出生日期{given.isoformat()}与身份证号中的{born.isoformat()}不符"
+    phone = None
+    if text(values.get("phone")):
+        phone = normalize_phone(text(values.get("phone")))
+        if phone is None:
+            return f"联系电话「{text(values.get('phone'))}」不是有效的手机号或固定电话"
+    region_code, error = resolver.resolve(values.get("region"))
+    if error:
+        return error
+    hukou = text(values.get("hukou_region")) or None
+    if hukou is not None and not (hukou.isdigit() and len(hukou) <= 12):
+        hukou = None  # a place name, kept in the address rather than guessed into a code
+    address = text(values.get("address"))[:200] or None
+    return {
+        "id_number": id_number,
+        "name": name,
+        "sex": sex,
+        "birth_date": born,
+        "phone": phone,
+        "region_code": region_code,
+        "hukou_region_code": hukou.ljust(12, "0") if hukou else None,
+        "address": address,
+    }
