@@ -72,6 +72,20 @@ class Scope:
             return false()
         return or_(*terms) if len(terms) > 1 else terms[0]
 
+    def narrowed_to(self, region_prefix: str) -> "Scope":
+        """The part of this scope that lies within one region (e.g. the region of an import)."""
+
+        def narrow(prefixes):
+            kept = []
+            for p in prefixes:
+                if region_prefix.startswith(p):
+                    kept.append(region_prefix)
+                elif p.startswith(region_prefix):
+                    kept.append(p)
+            return _minimal(kept)
+
+        return Scope(narrow(self.prefixes), narrow(self.assigned_prefixes), self.user_id)
+
     def region_clause(self, region_code_column):
         """Filter for the region table itself (assigned-only grants see their own regions)."""
         prefixes = self.prefixes + self.assigned_prefixes

@@ -57,10 +57,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as auth_bp
     from portal.audit.views import bp as audit_bp
     from portal.home.views import bp as home_bp
+    from portal.imports.views import bp as imports_bp
     from portal.regions.views import bp as regions_bp
     from portal.users.views import bp as users_bp
 
-    for bp in (auth_bp, home_bp, regions_bp, users_bp, audit_bp):
+    for bp in (auth_bp, home_bp, regions_bp, users_bp, audit_bp, imports_bp):
         app.register_blueprint(bp)
 
 
@@ -88,6 +89,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """CLI: regions, users, demo."""
     from portal.demo import demo_command
+    from portal.imports.cli import import_command
     from portal.jobs.cli import worker_command
     from portal.regions.cli import regions_cli
     from portal.users.cli import users_cli
@@ -96,3 +98,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(import_command)

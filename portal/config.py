@@ -66,7 +66,9 @@ def from_environment() -> dict:
         "LOGIN_LOCKOUT": timedelta(minutes=15),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_I18N_ENABLED": False,  # WTForms' own Chinese messages, without Babel
-        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # Uploads: a 1 M-row household workbook is about 40 MB; the CLI has no size limit.
+        "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
         # argon2id cost; tests lower it to keep the suite fast.
         "PASSWORD_HASH_TIME_COST": 3,
         "PASSWORD_HASH_MEMORY_COST": 65536,

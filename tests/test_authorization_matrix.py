@@ -14,11 +14,20 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.audit import operations as audit
 from portal.extensions import db
+from portal.imports.models import ImportBatch
 from portal.regions.models import Region
 from tests import world
 
 ROLES = list(world.ACTOR)
 EVERYONE = set(ROLES)
+IMPORTERS = {
+    "province_admin",
+    "province_staff",
+    "city_admin",
+    "city_staff",
+    "county_admin",
+    "county_staff",
+}
 USER_ADMINS = {
     "province_admin",
     "city_admin",
@@ -38,6 +47,7 @@ class Target:
     username: str
     display_name: str
     grant_id: int
+    batch_id: int = 0
     marker: str = ""
 
 
@@ -99,6 +109,15 @@ MATRIX: dict[str, Route] = {
     "users.reset_password": Route(
         "POST", lambda t: f"/users/{t.user_id}/reset-password", USER_ADMINS, 200, 404
     ),
+    "imports.index": Route("GET", lambda t: "/imports/", IMPORTERS, 200, 200, shows_object=True),
+    "imports.detail": Route("GET", lambda t: f"/imports/{t.batch_id}", IMPORTERS, 200, 404),
+    "imports.progress": Route(
+        "GET", lambda t: f"/imports/{t.batch_id}/progress", IMPORTERS, 200, 404
+    ),
+    "imports.errors": Route(
+        "GET", lambda t: f"/imports/{t.batch_id}/errors.xlsx", IMPORTERS, 302, 404
+    ),
+    "imports.retry": Route("POST", lambda t: f"/imports/{t.batch_id}/retry", IMPORTERS, 302, 404),
     "audit.index": Route(
         "GET",
         lambda t: "/audit/?username=matrix",
@@ -123,14 +142,27 @@ def _target(role: str, where: str) -> Target:
     username = (world.INSIDE_USER if where == "inside" else world.OUTSIDE_USER)[role]
     region = db.session.get(Region, region_code)
     user = db.session.scalar(select(User).where(User.username == username))
+    marker = f"matrix-{where}-{role}"
+    batch = ImportBatch(
+        kind="household",
+        filename=f"{marker}.xlsx",
+        stored_path="",
+        sha256="0" * 64,
+        size_bytes=1,
+        region_code=region_code,
+        state="succeeded",
+    )
+    db.session.add(batch)
+    db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
     return Target(
         region=region_code,
+        batch_id=batch.id,
         region_name=region.name,
         user_id=user.id,
         username=username,
         display_name=user.display_name,
         grant_id=user.grants[0].id,
-        marker=f"matrix-{where}-{role}",
+        marker=marker,
     )
 
 
@@ -162,15 +194,12 @@ def test_cell(app, login, endpoint, role, where):
     if route.shows_object and response.status_code == 200:
         body = response.get_data(as_text=True)
         # Look for something the page shows of the object, never the echoed search text.
-        shown = (
-            (target.marker in body)
-            if route.prepare
-            else (
-                target.region in body
-                if endpoint == "regions.search"
-                else target.display_name in body
-            )
-        )
+        if route.prepare or endpoint == "imports.index":
+            shown = target.marker in body
+        elif endpoint == "regions.search":
+            shown = target.region in body
+        else:
+            shown = target.display_name in body
         assert shown == (where == "inside"), (
             f"{endpoint} as {role}: the object {where} the region is "
             f"{'missing' if where == 'inside' else 'shown'}"

@@ -62,3 +62,10 @@ def test_disabled_user_has_no_scope(ctx, user):
     u = user("fn_admin")
     u.active = False
     assert scope_for(u, "user.view").is_empty
+
+
+def test_narrowing_a_scope_to_one_region():
+    scope = Scope(prefixes=("3209", "3202"), user_id=1)
+    assert scope.narrowed_to("320923").prefixes == ("320923",)
+    assert scope.narrowed_to("32").prefixes == ("3202", "3209")
+    assert scope.narrowed_to("1101").is_empty

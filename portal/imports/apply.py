@@ -30,6 +30,7 @@ FIELDS = (
 # Columns compared to decide "changed"; the history records each that differs.
 COMPARED = ("name", "sex", "birth_date", "phone", "region_code", "hukou_region_code", "address")
 CHUNK = 20_000
+KEPT_WHEN_EMPTY = ("phone", "hukou_region_code", "address")
 HISTORY_COLUMNS = "person_id, region_code, at, user_id, cause, batch_id, changes"
 CREATED = json.dumps({"created": True})
 
@@ -88,6 +89,14 @@ def _flush(connection: Connection, batch: list[tuple]) -> None:
     )
 
 
+def _new(column: str, incoming: str, current: str) -> str:
+    """The value a column takes: an empty optional cell keeps what the file already had (a list
+    without phones must not erase the phone a grid worker recorded)."""
+    if column in KEPT_WHEN_EMPTY:
+        return f"COALESCE({incoming}.{column}, {current}.{column})"
+    return f"{incoming}.{column}"
+
+
 def _timed(sql: str):
     """A statement whose :now parameter is a timestamp stored the way the ORM stores it."""
     return text(sql).bindparams(bindparam("now", type_=DateTime()))
@@ -124,7 +133,7 @@ def apply_household(
                 f"person p ON p.id_number = s.id_number WHERE NOT ({in_scope}))"
             )
         )
-    changed_any = " OR ".join(_distinct(f"p.{c}", f"s.{c}", postgres) for c in COMPARED)
+    changed_any = " OR ".join(_distinct(f"p.{c}", _new(c, "s", "p"), postgres) for c in COMPARED)
     counts = connection.execute(
         text(
             f"SELECT COUNT(*) FILTER (WHERE p.id IS NULL), "
@@ -141,8 +150,8 @@ def apply_household(
         diff = (
             "jsonb_strip_nulls(jsonb_build_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', f's.{c}', True)} "
-                f"THEN jsonb_build_array(p.{c}, s.{c}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p'), True)} "
+                f"THEN jsonb_build_array(p.{c}, {_new(c, 's', 'p')}) END"
                 for c in COMPARED
             )
             + "))"
@@ -151,8 +160,8 @@ def apply_household(
         diff = (
             "json_patch('{}', json_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', f's.{c}', False)} "
-                f"THEN json_array(p.{c}, s.{c}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p'), False)} "
+                f"THEN json_array(p.{c}, {_new(c, 's', 'p')}) END"
                 for c in COMPARED
             )
             + "))"
@@ -165,9 +174,9 @@ def apply_household(
         ),
         params,
     )
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in COMPARED)
+    assignments = ", ".join(f"{c} = {_new(c, 'excluded', 'person')}" for c in COMPARED)
     changed_excluded = " OR ".join(
-        _distinct(f"person.{c}", f"excluded.{c}", postgres) for c in COMPARED
+        _distinct(f"person.{c}", _new(c, "excluded", "person"), postgres) for c in COMPARED
     )
     columns = ", ".join(FIELDS)
     connection.execute(

@@ -86,9 +86,10 @@ def progress_of(job: Job) -> tuple[int, int | None, str | None]:
 class Progress:
     """Callable handed to a job: progress(done, total=None, message=None)."""
 
-    def __init__(self, job_id: int, in_memory: bool):
+    def __init__(self, job_id: int, in_memory: bool, echo: Callable | None = None):
         self.job_id = job_id
         self.in_memory = in_memory
+        self.echo = echo  # e.g. the CLI's progress bar
         self._last = 0.0
 
     def __call__(
@@ -98,6 +99,8 @@ class Progress:
         if not force and now - self._last < PROGRESS_EVERY:
             return
         self._last = now
+        if self.echo is not None:
+            self.echo(done, total, message)
         if self.in_memory:
             _memory_progress[self.job_id] = (done, total, message)
             return
@@ -111,9 +114,11 @@ class Progress:
             connection.commit()
 
 
-def claim(worker: str) -> Job | None:
+def claim(worker: str, job_id: int | None = None) -> Job | None:
     """Take the oldest queued job (skipping ones another worker holds) and mark it running."""
     query = select(Job).where(Job.state == "queued").order_by(Job.id).limit(1)
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     job = db.session.scalar(query)
@@ -142,10 +147,18 @@ def _finish(job_id: int, state: str, message: str | None, error: str | None = No
     _memory_progress.pop(job_id, None)
 
 
-def run_one(worker: str, in_memory_progress: bool = False) -> bool:
-    """Claim and run one job inside the current application context. False if none waited."""
+def run_one(
+    worker: str,
+    in_memory_progress: bool = False,
+    *,
+    job_id: int | None = None,
+    echo: Callable | None = None,
+) -> bool:
+    """Claim and run one job (the oldest, or `job_id`) in the current application context.
+
+    False if none waited."""
     reap_stale()
-    job = claim(worker)
+    job = claim(worker, job_id)
     if job is None:
         return False
     job_id = job.id
@@ -155,7 +168,7 @@ def run_one(worker: str, in_memory_progress: bool = False) -> bool:
             raise JobError(f"未知的任务类型：{job.kind}")
         # SQLite has one writer: progress written beside the job's transaction would wait for it.
         in_memory = in_memory_progress or db.engine.dialect.name == "sqlite"
-        message = kind.run(job, Progress(job_id, in_memory))
+        message = kind.run(job, Progress(job_id, in_memory, echo))
         db.session.commit()
     except JobError as exc:
         db.session.rollback()

@@ -1,0 +1,197 @@
+"""Starting an import and running it: upload → batch → job → validated → applied → report.
+
+The upload returns at once: the file is checked (type, size, zip bomb), stored outside the web
+root, and a job is queued. The job reads every row (python-calamine), validates it, stages the
+valid rows and applies them in one transaction; rejected rows go into an error workbook with
+their Excel row number and the reason, ready to be corrected and imported again.
+"""
+
+import hashlib
+import shutil
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from permissions import can, scope_for
+from portal.audit import operations as audit
+from portal.extensions import db
+from portal.imports import apply, columns, reading, safety
+from portal.imports.models import ImportBatch
+from portal.imports.validation import RegionResolver, Rejection, household_row
+from portal.jobs import queue
+from portal.regions.models import Region
+from portal.spreadsheets import write_table
+from portal.timeutil import utcnow
+
+# The lists this portal applies; a kind is offered only once its import is built end to end.
+KINDS = {"household": columns.HOUSEHOLD}
+KIND_CHOICES = [(code, kind.label) for code, kind in KINDS.items()]
+
+
+class ImportRefused(Exception):
+    """An upload refused before any work, with a Chinese message."""
+
+
+def storage_dir(name: str) -> Path:
+    path = Path(current_app.config["INSTANCE_DIR"]) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def start_import(
+    actor, *, kind: str, region: Region, upload, filename: str, max_bytes: int | None = -1
+) -> ImportBatch:
+    """Check and store the uploaded file, record the batch and queue its job (no commit).
+
+    max_bytes: the upload cap (-1: the configured one; None: no cap, for the CLI)."""
+    if kind not in KINDS:
+        raise ImportRefused("请选择要导入的名单类型。")
+    if not can(actor, "data.import", region.code):
+        raise ImportRefused("您无权向该区划导入数据。")
+    incoming = storage_dir("uploads") / f"incoming-{utcnow():%Y%m%d%H%M%S%f}"
+    with incoming.open("wb") as out:
+        shutil.copyfileobj(upload, out, length=1024 * 1024)
+    try:
+        if max_bytes == -1:
+            max_bytes = current_app.config["IMPORT_MAX_BYTES"]
+        elif max_bytes is None:
+            max_bytes = 1 << 62
+        file_kind = safety.inspect_upload(incoming, filename, max_bytes)
+    except safety.UnsafeFile as exc:
+        incoming.unlink(missing_ok=True)
+        raise ImportRefused(str(exc)) from exc
+    digest = hashlib.sha256()
+    with incoming.open("rb") as stream:
+        for block in iter(lambda: stream.read(1024 * 1024), b""):
+            digest.update(block)
+    batch = ImportBatch(
+        kind=kind,
+        filename=Path(filename).name[:255],
+        stored_path="",
+        sha256=digest.hexdigest(),
+        size_bytes=incoming.stat().st_size,
+        region_code=region.code,
+        user_id=actor.id,
+        state="queued",
+    )
+    db.session.add(batch)
+    db.session.flush()
+    stored = incoming.with_name(f"batch-{batch.id}.{file_kind}")
+    incoming.rename(stored)
+    batch.stored_path = str(stored)
+    job = queue.enqueue("import", {"batch_id": batch.id}, region_code=region.code, user=actor)
+    batch.job_id = job.id
+    audit.record(
+        "data.import",
+        target_type="import_batch",
+        target_id=batch.id,
+        target_label=batch.filename,
+        region_code=region.code,
+        detail={"kind": kind, "bytes": batch.size_bytes, "sha256": batch.sha256[:16]},
+    )
+    return batch
+
+
+def batches_query(actor):
+    """Import batches the actor may see: those of regions within their data.import scope."""
+    scope = scope_for(actor, "data.import")
+    return (
+        select(ImportBatch)
+        .where(scope.clause(ImportBatch.region_code))
+        .order_by(ImportBatch.id.desc())
+    )
+
+
+def get_batch_or_404(batch_id: int, actor) -> ImportBatch:
+    from flask import abort
+
+    batch = db.session.scalar(batches_query(actor).where(ImportBatch.id == batch_id).order_by(None))
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def _batch_failed(job, message):
+    batch = db.session.scalar(select(ImportBatch).where(ImportBatch.job_id == job.id))
+    if batch is not None:
+        batch.state, batch.message, batch.finished_at = "failed", message, utcnow()
+
+
+@queue.job_kind("import", on_failure=_batch_failed)
+def run_import(job, progress) -> str:
+    """The job: read, validate, stage, apply, report; one transaction for the whole batch."""
+    from portal.accounts.models import User
+
+    batch = db.session.get(ImportBatch, job.payload["batch_id"])
+    actor = db.session.get(User, batch.user_id)
+    list_kind = KINDS[batch.kind]
+    path = Path(batch.stored_path)
+    try:
+        table = reading.open_table(path, path.suffix.lstrip("."), list_kind)
+    except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
+        raise queue.JobError(exc.message) from exc
+    region = db.session.get(Region, batch.region_code)
+    scope = scope_for(actor, "data.import").narrowed_to(region.prefix)
+    resolver = RegionResolver(scope)
+    today = date.today()
+    rejections: list[Rejection] = []
+    seen: dict[str, int] = {}
+    read = 0
+
+    def valid_rows():
+        nonlocal read
+        for source in table.rows():
+            read += 1
+            result = household_row(source.values, resolver, today)
+            if isinstance(result, str):
+                rejections.append(Rejection(source.row_number, source.raw, result))
+            elif result["id_number"] in seen:
+                first = seen[result["id_number"]]
+                rejections.append(
+                    Rejection(
+                        source.row_number,
+                        source.raw,
+                        f"与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次",
+                    )
+                )
+            else:
+                seen[result["id_number"]] = source.row_number
+                yield source.row_number, result
+            if read % 5000 == 0:
+                progress(read, table.last_row, f"已读取 {read} 行")
+
+    connection = db.session.connection()
+    apply.create_stage(connection)
+    apply.stage_rows(connection, valid_rows())
+    progress(read, read, "正在写入数据库", force=True)
+    result = apply.apply_household(connection, scope, batch_id=batch.id, user_id=actor.id)
+    if result.rejected:
+        wanted = dict(result.rejected)
+        for source in table.rows():
+            if source.row_number in wanted:
+                rejections.append(
+                    Rejection(source.row_number, source.raw, wanted[source.row_number])
+                )
+    rejections.sort(key=lambda r: r.row_number)
+    batch.rows_read = read
+    batch.created, batch.updated, batch.unchanged = result.created, result.updated, result.unchanged
+    batch.rejected = len(rejections)
+    if rejections:
+        batch.error_file = str(write_error_workbook(batch, table.headers, rejections))
+    batch.state, batch.finished_at = "succeeded", utcnow()
+    batch.message = (
+        f"读取 {read} 行：新增 {batch.created}，更新 {batch.updated}，未变 {batch.unchanged}，"
+        f"退回 {batch.rejected}。"
+    )
+    return batch.message
+
+
+def write_error_workbook(batch: ImportBatch, headers, rejections: list[Rejection]) -> Path:
+    """The rejected rows as they were, with their Excel row number and the reason."""
+    path = storage_dir("exports") / f"import-{batch.id}-errors.xlsx"
+    header_row = ["原Excel行号", "错误原因", *[h or "" for h in headers]]
+    rows = ([r.row_number, r.reason, *r.raw] for r in rejections)
+    write_table(path, "退回的行", header_row, rows, widths={1: 10, 2: 48})
+    return path
