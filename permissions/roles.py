@@ -22,6 +22,8 @@ ROLES: dict[str, Role] = {
         Role("county_staff", "县级经办", (3,)),
         Role("township_supervisor", "乡镇/街道督导", (4,)),
         Role("grid_worker", "网格员", (5,)),
+        # An extra grant beside a staff role: see full ID numbers and phones (each reveal logged).
+        Role("unmask", "查看完整证件号码", (1, 2, 3, 4)),
         Role("security_admin", "安全管理员", (1, 2), officer="security"),
         Role("auditor", "审计员", (1, 2), officer="audit"),
     )

@@ -163,23 +163,29 @@ def run_import(job, progress) -> str:
                 progress(read, table.last_row, f"已读取 {read} 行")
 
     connection = db.session.connection()
-    apply.create_stage(connection)
-    apply.stage_rows(connection, valid_rows())
-    progress(read, read, "正在写入数据库", force=True)
-    result = apply.apply_household(connection, scope, batch_id=batch.id, user_id=actor.id)
-    if result.rejected:
-        wanted = dict(result.rejected)
-        for source in table.rows():
-            if source.row_number in wanted:
-                rejections.append(
-                    Rejection(source.row_number, source.raw, wanted[source.row_number])
-                )
+    try:
+        apply.create_stage(connection)
+        apply.stage_rows(connection, valid_rows())
+        progress(read, read, "正在写入数据库", force=True)
+        result = apply.apply_household(connection, scope, batch_id=batch.id, user_id=actor.id)
+        if result.rejected:
+            wanted = dict(result.rejected)
+            for source in table.rows():
+                if source.row_number in wanted:
+                    rejections.append(
+                        Rejection(source.row_number, source.raw, wanted[source.row_number])
+                    )
+    except reading.ReadError as exc:  # a CSV record broken part-way through the file
+        raise queue.JobError(exc.message) from exc
+    finally:
+        headers = table.headers
+        table.close()  # the sheet is held in memory until closed
     rejections.sort(key=lambda r: r.row_number)
     batch.rows_read = read
     batch.created, batch.updated, batch.unchanged = result.created, result.updated, result.unchanged
     batch.rejected = len(rejections)
     if rejections:
-        batch.error_file = str(write_error_workbook(batch, table.headers, rejections))
+        batch.error_file = str(write_error_workbook(batch, headers, rejections))
     batch.state, batch.finished_at = "succeeded", utcnow()
     batch.message = (
         f"读取 {read} 行：新增 {batch.created}，更新 {batch.updated}，未变 {batch.unchanged}，"
