@@ -2,6 +2,7 @@
 
 from portal.accounts.models import Grant, LoginSession, User
 from portal.audit.models import AuditEvent
+from portal.comparisons.models import ComparisonRun
 from portal.imports.models import ImportBatch
 from portal.jobs.models import Job
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
@@ -9,6 +10,7 @@ from portal.regions.models import Region
 
 __all__ = [
     "AuditEvent",
+    "ComparisonRun",
     "Enrollment",
     "Grant",
     "ImportBatch",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.audit import operations as audit
+from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.imports.models import ImportBatch
 from portal.regions.models import Region
@@ -48,6 +49,7 @@ class Target:
     display_name: str
     grant_id: int
     batch_id: int = 0
+    run_id: int = 0
     marker: str = ""
 
 
@@ -118,6 +120,10 @@ MATRIX: dict[str, Route] = {
         "GET", lambda t: f"/imports/{t.batch_id}/errors.xlsx", IMPORTERS, 302, 404
     ),
     "imports.retry": Route("POST", lambda t: f"/imports/{t.batch_id}/retry", IMPORTERS, 302, 404),
+    "comparisons.index": Route(
+        "GET", lambda t: "/comparisons/", IMPORTERS, 200, 200, shows_object=True
+    ),
+    "comparisons.detail": Route("GET", lambda t: f"/comparisons/{t.run_id}", IMPORTERS, 200, 404),
     "audit.index": Route(
         "GET",
         lambda t: "/audit/?username=matrix",
@@ -152,11 +158,13 @@ def _target(role: str, where: str) -> Target:
         region_code=region_code,
         state="succeeded",
     )
-    db.session.add(batch)
+    run = ComparisonRun(region_code=region_code, year=2026, state="succeeded")
+    db.session.add_all([batch, run])
     db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
     return Target(
         region=region_code,
         batch_id=batch.id,
+        run_id=run.id,
         region_name=region.name,
         user_id=user.id,
         username=username,
@@ -196,6 +204,8 @@ def test_cell(app, login, endpoint, role, where):
         # Look for something the page shows of the object, never the echoed search text.
         if route.prepare or endpoint == "imports.index":
             shown = target.marker in body
+        elif endpoint == "comparisons.index":
+            shown = f"/comparisons/{target.run_id}" in body
         elif endpoint == "regions.search":
             shown = target.region in body
         else:

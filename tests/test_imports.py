@@ -237,3 +237,73 @@ def test_birth_date_and_sex_come_from_the_id(app, login):
     person = fetch(app, select(Person).where(Person.id_number == GOOD[1]))[0]
     assert person.birth_date == date(1990, 2, 15)
     assert person.sex == "2"  # the 17th digit, 2, is even: a woman
+
+
+def insured_workbook(rows) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["参保人员明细"])
+    ws.append(["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"])
+    for r in rows:
+        ws.append(list(r))
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def upload_kind(client, kind, content, name="参保人员.xlsx", region="320923000000"):
+    return client.post(
+        "/imports/",
+        data={"kind": kind, "region": region, "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_insured_extract_becomes_enrollment_records(app, login):
+    from portal.persons.models import Enrollment
+
+    rows = [
+        ("张一", GOOD[0], "城乡居民基本医疗保险", "320923", "2026-01-01", None, "正常"),
+        ("张二", GOOD[1], "职工基本医疗保险", None, "2020/3/1", "2026-06-30", "终止"),
+        ("张二", GOOD[1], "职工基本医疗保险", None, "2020/3/1", "2026-06-30", "终止"),
+        ("坏险种", GOOD[2], "商业保险", None, None, None, None),
+        ("外地", LOWER_X, "居民医保", "320902", None, None, None),
+    ]
+    client = login("fn_staff")
+    assert upload_kind(client, "insured", insured_workbook(rows)).status_code == 302
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.created, batch.rejected) == (2, 3), batch.message
+    records = fetch(app, select(Enrollment).order_by(Enrollment.id_number))
+    assert [(r.id_number, r.scheme, r.status, r.region_code) for r in records] == [
+        (GOOD[0], "resident", "normal", "320923000000"),
+        (GOOD[1], "employee", "terminated", "320923000000"),
+    ]
+    upload_kind(client, "insured", insured_workbook(rows))
+    run_jobs(app)
+    assert (latest_batch(app).created, latest_batch(app).unchanged) == (0, 2)
+
+
+def test_household_then_insured_then_comparison_opens_files_in_communities(app, login):
+    from portal.comparisons.models import ComparisonRun
+    from portal.persons.models import PersonFile
+
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    upload_kind(
+        client,
+        "insured",
+        insured_workbook([("张一", GOOD[0], "居民医保", "320923", "2026-01-01", None, "正常")]),
+    )
+    run_jobs(app)
+    response = client.post("/comparisons/", data={"region": "320923000000"})
+    assert response.status_code == 302
+    run_jobs(app)
+    run = fetch(app, select(ComparisonRun))[0]
+    assert run.state == "succeeded", run.message
+    assert (run.persons, run.insured, run.opened) == (5, 1, 4)
+    files = sorted((f.region_code, f.state) for f in fetch(app, select(PersonFile)))
+    assert files == [("320923001001", "unassigned")] * 3 + [("320923001002", "unassigned")]
+    page = client.get(f"/comparisons/{run.id}").get_data(as_text=True)
+    assert "新建未参保档案" in page

@@ -17,6 +17,9 @@ ACTION_LABELS = {
     "user.enable": "启用用户",
     "role.grant": "授予角色",
     "role.revoke": "撤销角色",
+    "data.import": "导入数据",
+    "comparison.run": "运行比对",
+    "export": "导出",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 

@@ -59,17 +59,22 @@ def create_stage(connection: Connection) -> None:
 
 def stage_rows(connection: Connection, rows: Iterable[tuple[int, dict]]) -> None:
     """Write (row number, row) pairs into the staging table in chunks."""
+    bulk_insert(connection, STAGE, FIELDS, rows)
+
+
+def bulk_insert(connection: Connection, table: str, fields, rows) -> None:
+    """(row number, row) pairs into a staging table: COPY on PostgreSQL, executemany on SQLite."""
     batch: list[tuple] = []
     for row_number, row in rows:
-        batch.append((row_number, *(row[f] for f in FIELDS)))
+        batch.append((row_number, *(row[f] for f in fields)))
         if len(batch) >= CHUNK:
-            _flush(connection, batch)
+            _flush(connection, table, fields, batch)
             batch = []
     if batch:
-        _flush(connection, batch)
+        _flush(connection, table, fields, batch)
 
 
-def _flush(connection: Connection, batch: list[tuple]) -> None:
+def _flush(connection: Connection, table: str, fields, batch: list[tuple]) -> None:
     if connection.dialect.name == "postgresql":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -77,14 +82,14 @@ def _flush(connection: Connection, batch: list[tuple]) -> None:
             writer.writerow(["" if v is None else v for v in row])
         buffer.seek(0)
         cursor = connection.connection.driver_connection.cursor()
-        columns = ", ".join(("row_number", *FIELDS))
+        columns = ", ".join(("row_number", *fields))
         cursor.copy_expert(
-            f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer
+            f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer
         )
         return
-    placeholders = ", ".join("?" for _ in range(len(FIELDS) + 1))
+    placeholders = ", ".join("?" for _ in range(len(fields) + 1))
     connection.connection.driver_connection.executemany(
-        f"INSERT INTO {STAGE} VALUES ({placeholders})",
+        f"INSERT INTO {table} VALUES ({placeholders})",
         [(r[0], *(v.isoformat() if hasattr(v, "isoformat") else v for v in r[1:])) for r in batch],
     )
 

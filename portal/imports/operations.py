@@ -17,17 +17,16 @@ from sqlalchemy import select
 from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
-from portal.imports import apply, columns, reading, safety
+from portal.imports import reading, safety
+from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
 from portal.imports.models import ImportBatch
-from portal.imports.validation import RegionResolver, Rejection, household_row
+from portal.imports.validation import RegionResolver, Rejection
 from portal.jobs import queue
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
 from portal.timeutil import utcnow
 
-# The lists this portal applies; a kind is offered only once its import is built end to end.
-KINDS = {"household": columns.HOUSEHOLD}
-KIND_CHOICES = [(code, kind.label) for code, kind in KINDS.items()]
+KINDS = IMPORTERS
 
 
 class ImportRefused(Exception):
@@ -126,48 +125,48 @@ def run_import(job, progress) -> str:
 
     batch = db.session.get(ImportBatch, job.payload["batch_id"])
     actor = db.session.get(User, batch.user_id)
-    list_kind = KINDS[batch.kind]
+    importer = IMPORTERS[batch.kind]
     path = Path(batch.stored_path)
     try:
-        table = reading.open_table(path, path.suffix.lstrip("."), list_kind)
+        table = reading.open_table(path, path.suffix.lstrip("."), importer.list_kind)
     except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
         raise queue.JobError(exc.message) from exc
     region = db.session.get(Region, batch.region_code)
     scope = scope_for(actor, "data.import").narrowed_to(region.prefix)
-    resolver = RegionResolver(scope)
-    today = date.today()
+    context = Context(
+        scope=scope,
+        region_code=batch.region_code,
+        today=date.today(),
+        resolver=RegionResolver(scope) if importer.needs_resolver else None,
+    )
     rejections: list[Rejection] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple, int] = {}
     read = 0
 
     def valid_rows():
         nonlocal read
         for source in table.rows():
             read += 1
-            result = household_row(source.values, resolver, today)
-            if isinstance(result, str):
-                rejections.append(Rejection(source.row_number, source.raw, result))
-            elif result["id_number"] in seen:
-                first = seen[result["id_number"]]
-                rejections.append(
-                    Rejection(
-                        source.row_number,
-                        source.raw,
-                        f"与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次",
-                    )
-                )
-            else:
-                seen[result["id_number"]] = source.row_number
-                yield source.row_number, result
             if read % 5000 == 0:
                 progress(read, table.last_row, f"已读取 {read} 行")
+            result = importer.validate(source.values, context)
+            if isinstance(result, str):
+                rejections.append(Rejection(source.row_number, source.raw, result))
+                continue
+            key = importer.key(result)
+            if key in seen:
+                reason = importer.duplicate.format(first=seen[key])
+                rejections.append(Rejection(source.row_number, source.raw, reason))
+            else:
+                seen[key] = source.row_number
+                yield source.row_number, result
 
     connection = db.session.connection()
     try:
-        apply.create_stage(connection)
-        apply.stage_rows(connection, valid_rows())
+        importer.create_stage(connection)
+        importer.stage_rows(connection, valid_rows())
         progress(read, read, "正在写入数据库", force=True)
-        result = apply.apply_household(connection, scope, batch_id=batch.id, user_id=actor.id)
+        result = importer.apply(connection, context, batch.id, actor.id)
         if result.rejected:
             wanted = dict(result.rejected)
             for source in table.rows():

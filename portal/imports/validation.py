@@ -136,3 +136,81 @@ def household_row(values: dict, resolver: RegionResolver, today: date) -> dict |
         "hukou_region_code": hukou.ljust(12, "0") if hukou else None,
         "address": address,
     }
+
+
+SCHEME_WORDS = {
+    "职工": "employee",
+    "职工医保": "employee",
+    "城镇职工": "employee",
+    "employee": "employee",
+    "居民": "resident",
+    "居民医保": "resident",
+    "城乡居民": "resident",
+    "城镇居民": "resident",
+    "新农合": "resident",
+    "resident": "resident",
+}
+STATUS_WORDS = {
+    "": "normal",
+    "正常": "normal",
+    "参保": "normal",
+    "在保": "normal",
+    "参保缴费": "normal",
+    "正常参保": "normal",
+    "暂停": "suspended",
+    "暂停缴费": "suspended",
+    "中断": "suspended",
+    "终止": "terminated",
+    "停保": "terminated",
+    "注销": "terminated",
+    "终止参保": "terminated",
+}
+
+
+def scheme_code(value) -> str | None:
+    raw = text(value).replace(" ", "")
+    if raw in SCHEME_WORDS:
+        return SCHEME_WORDS[raw]
+    if "职工" in raw:
+        return "employee"
+    if "居民" in raw:
+        return "resident"
+    return None
+
+
+def insured_row(values: dict, scope: Scope, default_region: str, today: date) -> dict | str:
+    """One row of the insured extract as an enrollment record, or the reason it is rejected."""
+    check = idnumbers.normalize_id_number(values.get("id_number"), today)
+    if check.error:
+        return check.error
+    if not text(values.get("name")):
+        return "缺少姓名"
+    scheme = scheme_code(values.get("scheme"))
+    if scheme is None:
+        return f"险种「{text(values.get('scheme'))}」无法识别，应为“职工医保”或“居民医保”"
+    region = text(values.get("insured_region")) or default_region
+    if not region.isdigit() or len(region) > 12:
+        return f"参保地「{region}」应为区划代码（最多12位数字）"
+    region = region.ljust(12, "0")
+    if not scope.contains(region):
+        return f"参保地{region}不在您的管辖范围内"
+    start = parse_date(values.get("start_date")) if text(values.get("start_date")) else None
+    if text(values.get("start_date")) and start is None:
+        return f"参保开始日期「{text(values.get('start_date'))}」无法识别"
+    end = parse_date(values.get("end_date")) if text(values.get("end_date")) else None
+    if text(values.get("end_date")) and end is None:
+        return f"参保终止日期「{text(values.get('end_date'))}」无法识别"
+    status = STATUS_WORDS.get(text(values.get("status")).replace(" ", ""))
+    if status is None:
+        return f"参保状态「{text(values.get('status'))}」无法识别，应为正常、暂停或终止"
+    start = start or date(today.year, 1, 1)
+    if end is not None and end < start:
+        return f"终止日期{end.isoformat()}早于开始日期{start.isoformat()}"
+    return {
+        "id_number": check.value,
+        "scheme": scheme,
+        "region_code": region,
+        "start_date": start,
+        "end_date": end,
+        "status": status,
+    }

@@ -1,0 +1,66 @@
+"""The lists the portal applies, as data: how each one validates, stages and applies its rows.
+
+A kind is offered for upload only once its import is built end to end.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from permissions import Scope
+from portal.imports import apply, columns, enrollments
+from portal.imports.validation import RegionResolver, household_row, insured_row
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validating one row needs, built once per batch."""
+
+    scope: Scope
+    region_code: str
+    today: date
+    resolver: RegionResolver | None = None
+
+
+@dataclass(frozen=True)
+class Importer:
+    list_kind: columns.ListKind
+    validate: Callable[[dict, Context], dict | str]
+    key: Callable[[dict], tuple]  # two rows with the same key in one file: the second is refused
+    duplicate: str  # the refusal, with {first} for the first row's number
+    create_stage: Callable
+    stage_rows: Callable
+    apply: Callable  # apply(connection, context, batch_id, user_id) -> ApplyResult
+    needs_resolver: bool = False
+
+
+def _apply_household(connection, context: Context, batch_id: int, user_id: int):
+    return apply.apply_household(connection, context.scope, batch_id=batch_id, user_id=user_id)
+
+
+def _apply_insured(connection, context: Context, batch_id: int, user_id: int):
+    return enrollments.apply_enrollments(connection, batch_id=batch_id)
+
+
+IMPORTERS: dict[str, Importer] = {
+    "household": Importer(
+        columns.HOUSEHOLD,
+        lambda values, ctx: household_row(values, ctx.resolver, ctx.today),
+        lambda row: (row["id_number"],),
+        "与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次",
+        apply.create_stage,
+        apply.stage_rows,
+        _apply_household,
+        needs_resolver=True,
+    ),
+    "insured": Importer(
+        columns.INSURED,
+        lambda values, ctx: insured_row(values, ctx.scope, ctx.region_code, ctx.today),
+        lambda row: tuple(row[k] for k in enrollments.KEY),
+        "与本文件第{first}行是同一条参保记录（身份证号、险种、参保地、开始日期相同）",
+        enrollments.create_stage,
+        enrollments.stage_rows,
+        _apply_insured,
+    ),
+}
+KIND_CHOICES = [(code, importer.list_kind.label) for code, importer in IMPORTERS.items()]

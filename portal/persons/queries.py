@@ -1,0 +1,386 @@
+"""Scoped reads of the person file: the filtered list, one person, and the parts of its page.
+
+Every read starts from `scoped_select`, which joins each person's current file (the latest one,
+the file of the current insurance year once it exists) and applies
+`scope_for(actor, action).clause(Person.region_code, PersonFile.assignee_id)`: a grid worker's
+scope is assigned-only, so they see the persons whose current file is assigned to them. The list,
+its count, the export and the single-person load share that one query; a person outside it is
+simply not found.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from flask import abort
+from sqlalchemy import and_, false, func, select
+from sqlalchemy.orm import aliased, selectinload
+
+from permissions import Scope, scope_for
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.masking import mask_id_number, mask_phone
+from portal.persons import codes
+from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
+from portal.regions import codes as region_codes
+from portal.regions.models import Region
+
+# A dropdown of regions longer than this is useless on a phone: a coarser level is offered.
+REGION_CHOICES_LIMIT = 500
+GOVERNMENT_PAID = "government_paid"  # key-population filter: any of the government-paid groups
+NO_FILE = "none"  # file-state filter: persons without a file
+HISTORY_LIMIT = 200
+
+SEX_LABELS = {"1": "男", "2": "女"}
+CAUSE_LABELS = {"import": "导入", "comparison": "比对", "edit": "修改", "visit": "走访"}
+FIELD_LABELS = {
+    "id_number": "公民身份号码",
+    "name": "姓名",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "phone": "联系电话",
+    "region_code": "管理社区",
+    "hukou_region_code": "户籍地",
+    "address": "现住址",
+    "in_register": "户籍名册",
+    "key_populations": "重点人群",
+    "e_credential": "医保电子凭证",
+    "insured_status": "参保状态",
+    "insured_scheme": "参保类型",
+    "insured_region_code": "参保地",
+    "file_state": "档案状态",
+    "reason_code": "未参保原因",
+}
+SECRET_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
+REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code"}
+STATE_LABELS = {**codes.FILE_STATE_LABELS, "reopened": "重新打开"}
+
+
+@dataclass(frozen=True)
+class PersonFilters:
+    """The list's filters, already validated (see forms.PersonSearchForm)."""
+
+    name: str = ""
+    id_number: str = ""  # a normalised 18-character number, or its last 4–6 characters
+    phone_tail: str = ""  # the last 4 digits
+    region: str = ""  # a region code offered by region_choices
+    insured_status: str = ""
+    scheme: str = ""
+    key_population: str = ""  # a KEY_POPULATIONS code or GOVERNMENT_PAID
+    file_state: str = ""  # a FILE_STATES code or NO_FILE
+    reason: str = ""
+
+    def active(self) -> dict:
+        """The filters in use (for the audit record of an export)."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+# --- the scoped query -------------------------------------------------------------------------
+
+
+def current_file_condition():
+    """Join condition: a person's current file is their file of the latest year."""
+    newer = aliased(PersonFile)
+    latest_year = (
+        select(func.max(newer.year))
+        .where(newer.person_id == Person.id)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+    return and_(PersonFile.person_id == Person.id, PersonFile.year == latest_year)
+
+
+def scoped_select(actor, action: str = "person.view", *columns):
+    """SELECT persons (or the given columns) in the actor's scope for `action`, current file
+    joined (outer: a person without a file is seen by region-wide scopes only)."""
+    scope = scope_for(actor, action)
+    query = select(*columns) if columns else select(Person)
+    return query.outerjoin(PersonFile, current_file_condition()).where(
+        scope.clause(Person.region_code, PersonFile.assignee_id)
+    )
+
+
+def apply_filters(query, filters: PersonFilters):
+    """Add the list's filters to a query built by scoped_select."""
+    if filters.name:
+        query = query.where(Person.name.contains(filters.name, autoescape=True))
+    if filters.id_number:
+        if len(filters.id_number) == 18:
+            query = query.where(Person.id_number == filters.id_number)
+        else:
+            query = query.where(Person.id_number.endswith(filters.id_number, autoescape=True))
+    if filters.phone_tail:
+        query = query.where(Person.phone.endswith(filters.phone_tail, autoescape=True))
+    if filters.region:
+        region = db.session.get(Region, filters.region)
+        if region is None:
+            return query.where(false())
+        query = query.where(Person.region_code.between(*region_codes.subtree_bounds(region.prefix)))
+    if filters.insured_status:
+        query = query.where(Person.insured_status == filters.insured_status)
+    if filters.scheme:
+        query = query.where(Person.insured_scheme == filters.scheme)
+    if filters.key_population == GOVERNMENT_PAID:
+        query = query.where(Person.key_populations.op("&")(codes.GOVERNMENT_PAID_MASK) != 0)
+    elif filters.key_population in codes.KEY_POPULATION_BY_CODE:
+        bit = codes.KEY_POPULATION_BY_CODE[filters.key_population].bit
+        query = query.where(Person.key_populations.op("&")(bit) != 0)
+    if filters.file_state == NO_FILE:
+        query = query.where(PersonFile.id.is_(None))
+    elif filters.file_state:
+        query = query.where(PersonFile.state == filters.file_state)
+    if filters.reason:
+        query = query.where(PersonFile.reason_code == filters.reason)
+    return query
+
+
+def persons_query(actor, filters: PersonFilters):
+    """The list: persons in the actor's person.view scope matching the filters."""
+    query = apply_filters(scoped_select(actor), filters)
+    return query.options(selectinload(Person.files)).order_by(Person.region_code, Person.id)
+
+
+EXPORT_COLUMNS = (
+    Person.name,
+    Person.id_number,
+    Person.sex,
+    Person.birth_date,
+    Person.phone,
+    Person.region_code,
+    Region.name.label("region_name"),
+    Person.address,
+    Person.insured_status,
+    Person.insured_scheme,
+    Person.key_populations,
+    Person.e_credential,
+    PersonFile.file_number,
+    PersonFile.state.label("file_state"),
+    PersonFile.reason_code,
+    PersonFile.assignee_id,
+)
+
+
+def export_query(actor, filters: PersonFilters):
+    """The same list as plain rows (no ORM objects), for streaming into a workbook."""
+    query = scoped_select(actor, "person.view", *EXPORT_COLUMNS).outerjoin(
+        Region, Region.code == Person.region_code
+    )
+    return apply_filters(query, filters).order_by(Person.region_code, Person.id)
+
+
+def count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def get_person_or_404(person_id: int, actor, action: str = "person.view") -> Person:
+    """One person in the actor's scope for `action`; outside it, 404 (not 403: not found)."""
+    person = db.session.scalar(scoped_select(actor, action).where(Person.id == person_id))
+    if person is None:
+        abort(404)
+    return person
+
+
+def current_file(person: Person) -> PersonFile | None:
+    """The latest file (Person.files is ordered newest year first)."""
+    return person.files[0] if person.files else None
+
+
+# --- the list's rows and dropdowns ------------------------------------------------------------
+
+
+def age(birth: date | None, today: date | None = None) -> int | None:
+    if birth is None:
+        return None
+    today = today or date.today()
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def key_populations(mask: int) -> list[codes.KeyPopulation]:
+    return [k for k in codes.KEY_POPULATIONS if (mask or 0) & k.bit]
+
+
+@dataclass
+class PersonRow:
+    """One line of the list (the ID number and phone are masked by the template)."""
+
+    person: Person
+    file: PersonFile | None
+    region_name: str
+    age: int | None
+    key_populations: list[codes.KeyPopulation]
+
+
+def region_names(region_codes_: set[str]) -> dict[str, str]:
+    codes_ = {c for c in region_codes_ if c}
+    if not codes_:
+        return {}
+    return dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes_))))
+
+
+def list_rows(persons: list[Person]) -> list[PersonRow]:
+    names = region_names({p.region_code for p in persons})
+    today = date.today()
+    return [
+        PersonRow(
+            person=p,
+            file=current_file(p),
+            region_name=names.get(p.region_code, p.region_code),
+            age=age(p.birth_date, today),
+            key_populations=key_populations(p.key_populations),
+        )
+        for p in persons
+    ]
+
+
+def region_choices(
+    scope: Scope, within: str | None = None, levels=(5, 4, 3)
+) -> tuple[int, list[tuple[str, str]]]:
+    """Regions of the scope to pick from: communities when there are not too many, else the
+    first coarser level that fits. Returns (level, [(code, label), …])."""
+    township = aliased(Region)
+    for level in levels:
+        condition = and_(Region.level == level, scope.region_clause(Region.code))
+        if within:
+            condition = and_(condition, Region.code.between(*region_codes.subtree_bounds(within)))
+        total = db.session.scalar(select(func.count()).select_from(Region).where(condition))
+        if total > REGION_CHOICES_LIMIT and level != levels[-1]:
+            continue
+        rows = db.session.execute(
+            select(Region.code, Region.name, township.name)
+            .outerjoin(township, township.code == Region.parent_code)
+            .where(condition)
+            .order_by(Region.code)
+            .limit(REGION_CHOICES_LIMIT)
+        ).all()
+        parents = {parent for _, _, parent in rows}
+        if level == 5 and len(parents) > 1:
+            return level, [(code, f"{parent} · {name}") for code, name, parent in rows]
+        return level, [(code, name) for code, name, _ in rows]
+    return levels[-1], []
+
+
+# --- the detail page --------------------------------------------------------------------------
+
+
+@dataclass
+class FieldChange:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass
+class HistoryEntry:
+    at: object
+    who: str
+    cause: str
+    created: bool
+    fields: list[FieldChange]
+
+
+def enrollments_of(person: Person) -> list[Enrollment]:
+    """The person's own enrollment records (参保记录), wherever they are insured."""
+    query = (
+        select(Enrollment)
+        .where(Enrollment.id_number == person.id_number)
+        .order_by(Enrollment.start_date.desc(), Enrollment.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def user_names(user_ids: set[int]) -> dict[int, str]:
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))))
+
+
+def format_value(field: str, value, revealed: bool, regions: dict[str, str]) -> str:
+    """One history value as shown: Chinese labels, names of regions, masked secrets."""
+    if value is None or value == "":
+        return "（空）"
+    if field in SECRET_FIELDS:
+        return str(value) if revealed else SECRET_FIELDS[field](str(value))
+    if field in REGION_FIELDS:
+        return f"{regions[value]}（{value}）" if value in regions else str(value)
+    if field == "sex":
+        return SEX_LABELS.get(str(value), str(value))
+    if field == "key_populations":
+        return "、".join(k.label for k in key_populations(int(value))) or "无"
+    if field in ("e_credential", "in_register"):
+        return "是" if value in (True, 1, "1", "true") else "否"
+    if field == "insured_status":
+        return codes.INSURED_STATUS_LABELS.get(value, str(value))
+    if field == "insured_scheme":
+        return codes.SCHEME_LABELS.get(value, str(value))
+    if field == "file_state":
+        return STATE_LABELS.get(value, str(value))
+    if field == "reason_code":
+        return codes.REASON_LABELS.get(value, str(value))
+    return str(value)
+
+
+def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
+    """The change history, newest first, each field as label: old → new."""
+    rows = list(
+        db.session.scalars(
+            select(PersonChange)
+            .where(PersonChange.person_id == person.id)
+            .order_by(PersonChange.at.desc(), PersonChange.id.desc())
+            .limit(HISTORY_LIMIT)
+        )
+    )
+    names = user_names({r.user_id for r in rows})
+    codes_ = {
+        v
+        for r in rows
+        for field, pair in (r.changes or {}).items()
+        if field in REGION_FIELDS and isinstance(pair, list)
+        for v in pair
+        if v
+    }
+    regions = region_names(codes_)
+    entries = []
+    for row in rows:
+        changes = row.changes or {}
+        fields = [
+            FieldChange(
+                FIELD_LABELS.get(field, field),
+                format_value(field, pair[0], revealed, regions),
+                format_value(field, pair[1], revealed, regions),
+            )
+            for field, pair in changes.items()
+            if isinstance(pair, list) and len(pair) == 2
+        ]
+        entries.append(
+            HistoryEntry(
+                at=row.at,
+                who=names.get(row.user_id, "系统") if row.user_id else "系统",
+                cause=CAUSE_LABELS.get(row.cause, row.cause),
+                created=bool(changes.get("created")),
+                fields=fields,
+            )
+        )
+    return entries
+
+
+def detail_context(person: Person, revealed: bool = False) -> dict:
+    """Everything the detail page shows besides the person's own columns."""
+    files = list(person.files)
+    enrollments = enrollments_of(person)
+    regions = region_names(
+        {person.region_code, person.hukou_region_code, person.insured_region_code}
+        | {f.region_code for f in files}
+        | {e.region_code for e in enrollments}
+    )
+    return {
+        "person": person,
+        "current": current_file(person),
+        "files": files,
+        "assignees": user_names({f.assignee_id for f in files}),
+        "enrollments": enrollments,
+        "history": history_of(person, revealed),
+        "regions": regions,
+        "age": age(person.birth_date),
+        "key_populations": key_populations(person.key_populations),
+        "revealed": revealed,
+    }

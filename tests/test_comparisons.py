@@ -1,0 +1,157 @@
+"""The comparison: files opened, closed as enrolled, lapsed re-opened, a second run is a no-op."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from portal.comparisons.operations import compare, months_before
+from portal.extensions import db
+from portal.persons.idnumbers import check_character
+from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
+from portal.regions.models import Region
+
+TODAY = date(2026, 11, 23)
+YEAR = 2026
+
+
+def make_id(birth: str, seq: int) -> str:
+    first17 = f"320923{birth}{seq:03d}"
+    return first17 + check_character(first17)
+
+
+def person(id_number, region="320923001001", in_register=True):
+    p = Person(
+        id_number=id_number,
+        name="测试",
+        sex="1",
+        birth_date=date(1980, 1, 1),
+        region_code=region,
+        in_register=in_register,
+    )
+    db.session.add(p)
+    return p
+
+
+def enroll(id_number, scheme="resident", status="normal", start=date(2026, 1, 1), end=None):
+    db.session.add(
+        Enrollment(
+            id_number=id_number,
+            scheme=scheme,
+            region_code="320923000000",
+            start_date=start,
+            end_date=end,
+            status=status,
+        )
+    )
+
+
+def run(region="320923000000", run_id=1):
+    db.session.flush()
+    return compare(db.session.get(Region, region), YEAR, run_id=run_id, user_id=None, today=TODAY)
+
+
+def file_of(id_number):
+    return db.session.scalar(
+        select(PersonFile)
+        .join(Person)
+        .where(Person.id_number == id_number, PersonFile.year == YEAR)
+    )
+
+
+A, B, C, D, E = (make_id("19800101", n) for n in (11, 21, 31, 41, 51))
+
+
+def test_uninsured_get_files_insured_do_not(ctx):
+    person(A)
+    person(B)
+    person(C, region="320902001001")  # Tinghu: outside the compared county
+    person(D, in_register=False)  # not in the household register
+    enroll(B)
+    result = run()
+    assert (result["persons"], result["insured"], result["opened"]) == (2, 1, 1)
+    opened = file_of(A)
+    assert opened.state == "unassigned" and opened.file_type == "uninsured"
+    assert opened.file_number == f"{YEAR}-320923001001-{opened.person_id}"
+    assert file_of(B) is None and file_of(C) is None and file_of(D) is None
+    statuses = dict(db.session.execute(select(Person.id_number, Person.insured_status)).all())
+    assert statuses[A] == "uninsured" and statuses[B] == "insured" and statuses[C] == "unknown"
+
+
+def test_a_second_run_changes_nothing(ctx):
+    person(A)
+    person(B)
+    enroll(B)
+    run(run_id=1)
+    changes = db.session.query(PersonChange).count()
+    again = run(run_id=2)
+    assert (again["opened"], again["closed"], again["reopened"]) == (0, 0, 0)
+    assert db.session.query(PersonChange).count() == changes
+
+
+def test_enrollment_closes_the_file_as_enrolled(ctx):
+    person(A)
+    run(run_id=1)
+    f = file_of(A)
+    f.assignee_id = 10
+    f.state = "assigned"
+    enroll(A)
+    result = run(run_id=2)
+    assert result["closed"] == 1
+    db.session.refresh(f)
+    assert (f.state, f.close_cause, f.closed_by_run_id, f.credited_user_id) == (
+        "enrolled",
+        "comparison",
+        2,
+        10,
+    )
+    history = db.session.scalars(
+        select(PersonChange.changes).where(PersonChange.batch_id == 2)
+    ).all()
+    assert {"file_state": ["assigned", "enrolled"]} in history
+
+
+def test_enrollment_of_another_year_does_not_count(ctx):
+    person(A)
+    enroll(A, start=date(2024, 1, 1), end=date(2025, 12, 31))
+    assert run()["opened"] == 1
+
+
+def test_lapsed_employee_reopens_as_lapsed(ctx):
+    person(A)
+    enroll(A, scheme="employee")
+    run(run_id=1)
+    assert file_of(A) is None
+    # The employer stopped paying in June: more than 3 months ago, the record is terminated.
+    db.session.execute(
+        Enrollment.__table__.update().values(status="terminated", end_date=date(2026, 6, 30))
+    )
+    result = run(run_id=2)
+    assert result["opened"] == 1
+    assert file_of(A).file_type == "lapsed"
+
+
+def test_closed_file_reopens_when_coverage_lapses(ctx):
+    person(A)
+    run(run_id=1)
+    enroll(A, scheme="employee")
+    run(run_id=2)
+    assert file_of(A).state == "enrolled"
+    db.session.execute(
+        Enrollment.__table__.update().values(status="terminated", end_date=date(2026, 5, 31))
+    )
+    result = run(run_id=3)
+    f = file_of(A)
+    db.session.refresh(f)
+    assert result["reopened"] == 1
+    assert (f.state, f.file_type, f.closed_at) == ("unassigned", "lapsed", None)
+
+
+def test_recently_stopped_employee_is_in_grace(ctx):
+    person(A)
+    enroll(A, scheme="employee", status="suspended", end=TODAY - timedelta(days=20))
+    assert run()["opened"] == 0
+
+
+def test_months_before_handles_month_ends():
+    assert months_before(date(2026, 5, 31), 3) == date(2026, 2, 28)
+    assert months_before(date(2026, 1, 15), 3) == date(2025, 10, 15)
