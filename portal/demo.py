@@ -83,7 +83,15 @@ def prepare() -> None:
 def demo_command(host, port, no_serve):
     """Prepare the demo database and serve the portal."""
     prepare()
+    from pathlib import Path
+
+    from portal.demo_samples import write_samples
+
+    samples = write_samples(Path(current_app.config["INSTANCE_DIR"]) / "samples")
     click.echo(f"数据库：{current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    click.echo("示例名单（合成数据，可用 fn_staff 在“数据导入”上传，再运行“比对”）：")
+    for path in samples:
+        click.echo(f"  {path}")
     click.echo(f"演示账户（密码均为 {DEMO_PASSWORD}）：")
     for account in DEMO_ACCOUNTS:
         click.echo(

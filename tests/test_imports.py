@@ -307,3 +307,22 @@ def test_household_then_insured_then_comparison_opens_files_in_communities(app, 
     assert files == [("320923001001", "unassigned")] * 3 + [("320923001002", "unassigned")]
     page = client.get(f"/comparisons/{run.id}").get_data(as_text=True)
     assert "新建未参保档案" in page
+
+
+def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_path):
+    from portal.comparisons.models import ComparisonRun
+    from portal.demo_samples import write_samples
+
+    household, insured = write_samples(tmp_path, people=200)
+    client = login("fn_staff")
+    upload(client, household.read_bytes(), name=household.name)
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.created, batch.rejected) == (200, 6), batch.message
+    upload_kind(client, "insured", insured.read_bytes(), name=insured.name)
+    run_jobs(app)
+    assert latest_batch(app).created == 160
+    client.post("/comparisons/", data={"region": "320923000000"})
+    run_jobs(app)
+    run = fetch(app, select(ComparisonRun))[0]
+    assert (run.persons, run.insured, run.opened) == (200, 160, 40)

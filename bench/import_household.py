@@ -1,0 +1,158 @@
+"""Benchmark: a 1 M-row household workbook imported end to end on PostgreSQL, and the comparison.
+
+    python bench/import_household.py [--rows 1000000] [--url postgresql://…/postgres] [--keep]
+
+Creates a fresh database `bench_import` on the server, migrates it, loads the shipped Yancheng
+tree and the demo accounts, generates the workbook (cached under /tmp), then measures, each in
+its own process so that peak memory is the process's own:
+  1. python-calamine merely reading the file (the floor the issue compares against);
+  2. `portal import` of the file as the Yancheng city staff, over the whole city
+     (upload checks → validated → staged with COPY → upserted → batch report);
+  3. the same import again (everything unchanged);
+  4. the comparison over all persons of the city (every one uninsured: no enrollments).
+Targets: import < 45 s and < 1 GB, ≤ 3× calamine's read time; comparison < 30 s.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "bench_import"
+
+
+def sh(args: list[str], env: dict) -> tuple[float, int, str]:
+    """Run a command; (seconds, peak RSS in MB of that child, output)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"failed: {' '.join(args)}")
+    return elapsed, max(after, before) // 1024, done.stdout
+
+
+def generate(path: Path, rows: int) -> None:
+    from openpyxl import Workbook
+
+    from portal.synthetic import person_rows
+
+    communities = [
+        line.split(",")[0]
+        for line in (REPO / "portal/regions/data/3209/villages.csv").read_text().splitlines()[1:]
+    ]
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("户籍人口")
+    ws.append(["盐城市户籍人口花名册（合成数据）"])
+    ws.append(["序号", "姓名", "公民身份号码", "性别", "联系电话", "村（社区）代码", "现住址"])
+    for n, row in enumerate(person_rows(rows, communities, seed=7), 1):
+        ws.append([n, *row])
+    wb.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    workbook = Path(f"/tmp/bench-household-{args.rows}.xlsx")
+    if not workbook.exists():
+        t = time.perf_counter()
+        generate(workbook, args.rows)
+        print(
+            f"generated {workbook} ({workbook.stat().st_size / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - t:.0f} s"
+        )
+
+    admin = psycopg2.connect(args.url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+        cur.execute(f"CREATE DATABASE {DATABASE}")
+    url = args.url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    portal = str(Path(sys.executable).with_name("portal"))
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        JOBS_IN_PROCESS="0",
+        PORTAL_INSTANCE_DIR=f"/tmp/bench-instance-{DATABASE}",
+    )
+    try:
+        sh([portal, "demo", "--no-serve"], env)
+        read_s, read_mb, _ = sh(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import sys, python_calamine as c\n"
+                    "wb = c.CalamineWorkbook.from_path(sys.argv[1])\n"
+                    "n = sum(1 for _ in wb.get_sheet_by_index(0).iter_rows())\n"
+                    "print(n)"
+                ),
+                str(workbook),
+            ],
+            env,
+        )
+        print(f"calamine read only:   {read_s:6.1f} s  peak {read_mb} MB")
+        for label in ("import (first)", "import (again)"):
+            seconds, mb, out = sh(
+                [
+                    portal,
+                    "import",
+                    str(workbook),
+                    "--kind",
+                    "household",
+                    "--region",
+                    "320900000000",
+                    "--as",
+                    "yc_staff",
+                ],
+                env,
+            )
+            print(
+                f"{label:<21} {seconds:6.1f} s  peak {mb} MB  "
+                f"({seconds / read_s:.1f}× calamine)  {out.strip().splitlines()[-1]}"
+            )
+        seconds, mb, out = sh(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "from datetime import date\n"
+                    "from portal import create_app\n"
+                    "from portal.extensions import db\n"
+                    "from portal.regions.models import Region\n"
+                    "from portal.comparisons.operations import compare\n"
+                    "app = create_app()\n"
+                    "with app.app_context():\n"
+                    "    r = compare(db.session.get(Region, '320900000000'), date.today().year,\n"
+                    "                run_id=0, user_id=None, today=date.today())\n"
+                    "    db.session.commit()\n"
+                    "    print(r)\n"
+                ),
+            ],
+            env,
+        )
+        print(f"comparison            {seconds:6.1f} s  peak {mb} MB  {out.strip()}")
+    finally:
+        if not args.keep:
+            with admin.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()
