@@ -53,7 +53,7 @@ def run(region="320923000000", run_id=1):
 def file_of(id_number):
     return db.session.scalar(
         select(PersonFile)
-        .join(Person)
+        .join(PersonFile.person)
         .where(Person.id_number == id_number, PersonFile.year == YEAR)
     )
 
@@ -107,7 +107,9 @@ def test_enrollment_closes_the_file_as_enrolled(ctx):
     history = db.session.scalars(
         select(PersonChange.changes).where(PersonChange.batch_id == 2)
     ).all()
-    assert {"file_state": ["assigned", "enrolled"]} in history
+    assert history == [
+        {"insured_status": ["uninsured", "insured"], "file_state": ["assigned", "enrolled"]}
+    ]
 
 
 def test_enrollment_of_another_year_does_not_count(ctx):

@@ -21,6 +21,7 @@ from portal.regions.models import Region
 from portal.timeutil import utcnow
 
 LAPSE_MONTHS = 3
+WORK = "comparison_work"
 
 
 class ComparisonRefused(Exception):
@@ -116,13 +117,17 @@ def run_comparison(job, progress) -> str:
 def compare(
     region: Region, year: int, *, run_id: int, user_id: int | None, today: date
 ) -> dict[str, int]:
-    """Compare the register of one region with the enrollment records (no commit)."""
+    """Compare the register of one region with the enrollment records (no commit).
+
+    One pass builds a work table (one row per person of the region: covered this year or not,
+    lapsed or in the 3-month grace, the current file and what happens to it); the history, the
+    person update, the file updates and the new files are then each one statement over it.
+    """
     connection = db.session.connection()
     postgres = connection.dialect.name == "postgresql"
-    lo, hi = region.prefix.ljust(12, "0"), region.prefix.ljust(12, "9")
     params = {
-        "lo": lo,
-        "hi": hi,
+        "lo": region.prefix.ljust(12, "0"),
+        "hi": region.prefix.ljust(12, "9"),
         "year": year,
         "run": run_id,
         "user": user_id,
@@ -132,114 +137,102 @@ def compare(
         "cutoff": months_before(today, LAPSE_MONTHS),
         "prefix": f"{year}-",
     }
-    in_scope = "p.in_register AND p.region_code BETWEEN :lo AND :hi"
-    covered = (
-        "EXISTS (SELECT 1 FROM enrollment e WHERE e.id_number = p.id_number "
-        "AND e.status = 'normal' AND e.start_date <= :year_end "
-        "AND (e.end_date IS NULL OR e.end_date >= :year_start))"
-    )
-    stopped = (
-        "EXISTS (SELECT 1 FROM enrollment e WHERE e.id_number = p.id_number "
-        "AND e.scheme = 'employee' AND e.status <> 'normal' AND e.end_date IS NOT NULL "
-        "AND e.end_date {op} :cutoff)"
-    )
-    lapsed, in_grace = stopped.format(op="<"), stopped.format(op=">=")
-    open_states = ", ".join(f"'{s}'" for s in OPEN_FILE_STATES)
-    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
-    json_pair = (
-        "jsonb_build_object('{k}', jsonb_build_array({old}, {new}))"
-        if postgres
-        else ("json_object('{k}', json_array({old}, {new}))")
-    )
-    history = (
-        "INSERT INTO person_change (person_id, region_code, at, user_id, cause, batch_id, changes) "
-    )
 
     def execute(statement: str) -> int:
         return connection.execute(_sql(statement), params).rowcount
 
+    open_states = ", ".join(f"'{s}'" for s in OPEN_FILE_STATES)
+    execute(f"DROP TABLE IF EXISTS {WORK}")
+    execute(
+        f"CREATE TEMPORARY TABLE {WORK} AS "
+        "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
+        "p.insured_scheme AS old_scheme, cov.scheme, cov.region_code AS insured_region, "
+        "CASE WHEN cov.id_number IS NULL THEN 'uninsured' ELSE 'insured' END AS new_status, "
+        "CASE WHEN stop.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
+        "f.id AS file_id, f.state AS file_state, "
+        "CASE "
+        f"WHEN cov.id_number IS NOT NULL AND f.state IN ({open_states}) THEN 'close' "
+        "WHEN cov.id_number IS NULL AND COALESCE(stop.grace, 0) = 0 AND f.id IS NULL THEN 'open' "
+        "WHEN cov.id_number IS NULL AND COALESCE(stop.grace, 0) = 0 AND f.state = 'enrolled' "
+        "AND f.close_cause = 'comparison' THEN 'reopen' END AS action "
+        "FROM person p "
+        "LEFT JOIN (SELECT id_number, MIN(scheme) AS scheme, MIN(region_code) AS region_code "
+        "FROM enrollment WHERE status = 'normal' AND start_date <= :year_end "
+        "AND (end_date IS NULL OR end_date >= :year_start) GROUP BY id_number) cov "
+        "ON cov.id_number = p.id_number "
+        "LEFT JOIN (SELECT id_number, "
+        "MAX(CASE WHEN end_date < :cutoff THEN 1 ELSE 0 END) AS lapsed, "
+        "MAX(CASE WHEN end_date >= :cutoff THEN 1 ELSE 0 END) AS grace "
+        "FROM enrollment WHERE scheme = 'employee' AND status <> 'normal' "
+        "AND end_date IS NOT NULL GROUP BY id_number) stop ON stop.id_number = p.id_number "
+        "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
+        "WHERE p.in_register AND p.region_code BETWEEN :lo AND :hi"
+    )
+    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
+    status_changed = f"w.old_status {distinct} w.new_status"
+    new_file_state = (
+        "CASE w.action WHEN 'close' THEN 'enrolled' WHEN 'open' THEN 'unassigned' "
+        "WHEN 'reopen' THEN 'reopened' END"
+    )
+    if postgres:
+        changes = (
+            "jsonb_strip_nulls(jsonb_build_object("
+            f"'insured_status', CASE WHEN {status_changed} "
+            "THEN jsonb_build_array(w.old_status, w.new_status) END, "
+            "'file_state', CASE WHEN w.action IS NOT NULL "
+            f"THEN jsonb_build_array(w.file_state, {new_file_state}) END))"
+        )
+    else:
+        changes = (
+            "json_patch('{}', json_object("
+            f"'insured_status', CASE WHEN {status_changed} "
+            "THEN json_array(w.old_status, w.new_status) END, "
+            "'file_state', CASE WHEN w.action IS NOT NULL "
+            f"THEN json_array(w.file_state, {new_file_state}) END))"
+        )
     counts = connection.execute(
-        _sql(f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {covered}) FROM person p WHERE {in_scope}"),
+        _sql(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE new_status = 'insured'), "
+            "COUNT(*) FILTER (WHERE action = 'open'), COUNT(*) FILTER (WHERE action = 'close'), "
+            f"COUNT(*) FILTER (WHERE action = 'reopen') FROM {WORK}"
+        ),
         params,
     ).one()
-    new_status = f"CASE WHEN {covered} THEN 'insured' ELSE 'uninsured' END"
-    scheme = (
-        "(SELECT e.scheme FROM enrollment e WHERE e.id_number = p.id_number "
-        "AND e.status = 'normal' AND e.start_date <= :year_end "
-        "AND (e.end_date IS NULL OR e.end_date >= :year_start) ORDER BY e.scheme LIMIT 1)"
-    )
-    insured_place = scheme.replace("SELECT e.scheme", "SELECT e.region_code", 1)
-    # 1. The person's insured status, with its history.
     execute(
-        history
-        + "SELECT p.id, p.region_code, :now, :user, 'comparison', :run, "
-        + json_pair.format(k="insured_status", old="p.insured_status", new=new_status)
-        + f" FROM person p WHERE {in_scope} AND p.insured_status {distinct} {new_status}"
+        "INSERT INTO person_change (person_id, region_code, at, user_id, cause, batch_id, "
+        f"changes) SELECT w.person_id, w.region_code, :now, :user, 'comparison', :run, {changes} "
+        f"FROM {WORK} w WHERE {status_changed} OR w.action IS NOT NULL"
     )
     execute(
-        f"UPDATE person SET insured_status = {new_status.replace('p.', 'person.')}, "
-        f"insured_scheme = {scheme.replace('p.', 'person.')}, "
-        f"insured_region_code = {insured_place.replace('p.', 'person.')}, "
-        "version = version + 1, updated_at = :now "
-        f"WHERE person.in_register AND person.region_code BETWEEN :lo AND :hi AND ("
-        f"person.insured_status {distinct} {new_status.replace('p.', 'person.')} "
-        f"OR person.insured_scheme {distinct} {scheme.replace('p.', 'person.')})"
-    )
-    # 2. Open files of persons now covered are closed as enrolled (credited to their worker).
-    file_of = (
-        "FROM person_file f JOIN person p ON p.id = f.person_id "
-        f"WHERE f.year = :year AND {in_scope}"
+        "UPDATE person SET insured_status = w.new_status, insured_scheme = w.scheme, "
+        "insured_region_code = w.insured_region, version = person.version + 1, "
+        f"updated_at = :now FROM {WORK} w WHERE person.id = w.person_id AND "
+        f"(w.old_status {distinct} w.new_status OR w.old_scheme {distinct} w.scheme)"
     )
     execute(
-        history
-        + "SELECT p.id, p.region_code, :now, :user, 'comparison', :run, "
-        + json_pair.format(k="file_state", old="f.state", new="'enrolled'")
-        + f" {file_of} AND f.state IN ({open_states}) AND {covered}"
-    )
-    closed = execute(
         "UPDATE person_file SET state = 'enrolled', closed_at = :now, close_cause = 'comparison', "
-        "closed_by_run_id = :run, credited_user_id = assignee_id, version = version + 1 "
-        f"WHERE id IN (SELECT f.id {file_of} AND f.state IN ({open_states}) AND {covered})"
-    )
-    # 3. Files closed by an earlier comparison whose person is no longer covered re-open.
-    reopen_where = (
-        f"{file_of} AND f.state = 'enrolled' AND f.close_cause = 'comparison' "
-        f"AND NOT {covered} AND NOT {in_grace}"
+        "closed_by_run_id = :run, credited_user_id = assignee_id, "
+        f"version = person_file.version + 1 FROM {WORK} w "
+        "WHERE person_file.id = w.file_id AND w.action = 'close'"
     )
     execute(
-        history
-        + "SELECT p.id, p.region_code, :now, :user, 'comparison', :run, "
-        + json_pair.format(k="file_state", old="f.state", new="'reopened'")
-        + f" {reopen_where}"
-    )
-    lapsed_ids = f"SELECT p.id FROM person p WHERE {in_scope} AND {lapsed}"
-    reopened = execute(
         "UPDATE person_file SET state = CASE WHEN assignee_id IS NULL THEN 'unassigned' "
         "ELSE 'assigned' END, closed_at = NULL, close_cause = NULL, closed_by_run_id = NULL, "
-        f"file_type = CASE WHEN person_id IN ({lapsed_ids}) THEN 'lapsed' ELSE file_type END, "
-        f"version = version + 1 WHERE id IN (SELECT f.id {reopen_where})"
+        "file_type = CASE WHEN w.file_type = 'lapsed' THEN 'lapsed' ELSE person_file.file_type "
+        f"END, version = person_file.version + 1 FROM {WORK} w "
+        "WHERE person_file.id = w.file_id AND w.action = 'reopen'"
     )
-    # 4. Everyone in the register without a normal enrollment and without a file gets one.
-    opened = execute(
+    execute(
         "INSERT INTO person_file (person_id, region_code, year, file_number, file_type, "
-        "filing_flag, state, opened_at, version) "
-        "SELECT p.id, p.region_code, :year, "
-        f"{_concat(':prefix', 'p.region_code', chr(39) + '-' + chr(39), _as_text('p.id'))}, "
-        f"CASE WHEN {lapsed} THEN 'lapsed' ELSE 'uninsured' END, TRUE, 'unassigned', :now, 1 "
-        f"FROM person p WHERE {in_scope} AND NOT {covered} AND NOT {in_grace} "
-        "AND NOT EXISTS (SELECT 1 FROM person_file f WHERE f.person_id = p.id "
-        "AND f.year = :year)"
+        "filing_flag, state, opened_at, version) SELECT w.person_id, w.region_code, :year, "
+        f"{_concat(':prefix', 'w.region_code', chr(39) + '-' + chr(39), _as_text('w.person_id'))}"
+        f", w.file_type, TRUE, 'unassigned', :now, 1 FROM {WORK} w WHERE w.action = 'open'"
     )
-    if opened:
-        execute(
-            history
-            + "SELECT p.id, p.region_code, :now, :user, 'comparison', :run, "
-            + json_pair.format(k="file_state", old="NULL", new="f.state")
-            + f" {file_of} AND f.opened_at = :now AND f.version = 1"
-        )
+    execute(f"DROP TABLE {WORK}")
+    persons, insured, opened, closed, reopened = (int(c or 0) for c in counts)
     return {
-        "persons": int(counts[0]),
-        "insured": int(counts[1] or 0),
+        "persons": persons,
+        "insured": insured,
         "opened": opened,
         "closed": closed,
         "reopened": reopened,

@@ -32,8 +32,6 @@ class Person(db.Model):
     """One person of the whole-population file, keyed by the normalised 18-character ID."""
 
     __tablename__ = "person"
-    __table_args__ = (Index("ix_person_region_status", "region_code", "insured_status"),)
-
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -57,7 +55,9 @@ class Person(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     files: Mapped[list["PersonFile"]] = relationship(
-        back_populates="person", order_by="PersonFile.year.desc()"
+        back_populates="person",
+        order_by="PersonFile.year.desc()",
+        primaryjoin="Person.id == foreign(PersonFile.person_id)",
     )
 
 
@@ -71,7 +71,10 @@ class PersonFile(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    # Looked up by (person_id, year): the unique constraint's index serves it. No foreign-key
+    # constraint on the bulk tables: persons are never deleted, the set-based code joins from
+    # person, and a per-row FK check makes bulk inserts 3–4× slower (bench/import_household.py).
+    person_id: Mapped[int] = mapped_column(BigId)
     region_code: Mapped[str] = mapped_column(String(12))
     year: Mapped[int] = mapped_column(SmallInteger)
     file_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -89,7 +92,9 @@ class PersonFile(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    person: Mapped[Person] = relationship(back_populates="files")
+    person: Mapped[Person] = relationship(
+        back_populates="files", primaryjoin="Person.id == foreign(PersonFile.person_id)"
+    )
 
 
 class Enrollment(db.Model):
@@ -97,8 +102,8 @@ class Enrollment(db.Model):
 
     __tablename__ = "enrollment"
     __table_args__ = (
+        # Also the index for looking records up by ID number.
         UniqueConstraint("id_number", "scheme", "region_code", "start_date"),
-        Index("ix_enrollment_id_number_status", "id_number", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -109,7 +114,7 @@ class Enrollment(db.Model):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int | None] = mapped_column(Integer)  # the import batch (no FK: bulk table)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -119,8 +124,8 @@ class PersonChange(db.Model):
     __tablename__ = "person_change"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    person_id: Mapped[int] = mapped_column(BigId, index=True)  # no FK: see PersonFile.person_id
+    region_code: Mapped[str] = mapped_column(String(12))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(Integer)
     cause: Mapped[str] = mapped_column(String(16))  # import / comparison / edit / visit
