@@ -6,7 +6,7 @@
 - `grants`: who may grant which role where; the three-officer split.
 """
 
-from permissions.decisions import ANY, ASSIGNED, can, require, shows
+from permissions.decisions import ANY, ASSIGNED, can, holds, require, shows
 from permissions.guard import mark_consulted, public, requires, signed_in, was_consulted
 from permissions.roles import ROLES
 from permissions.scope import Scope, scope_for
@@ -17,6 +17,7 @@ __all__ = [
     "ROLES",
     "Scope",
     "can",
+    "holds",
     "mark_consulted",
     "public",
     "require",

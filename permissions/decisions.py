@@ -28,6 +28,15 @@ def can(user, action: str, region_code: str | None = None, obj: str = ANY) -> bo
     return _decide(user, action, region_code, obj)
 
 
+def holds(user, action: str) -> bool:
+    """Does the user hold `action` anywhere, for any objects or only for those assigned to them?
+
+    The gate of a page whose objects are then reached only through `scope_for` (a grid worker
+    holds person.view for assigned files: the page opens, the scope shows their files only)."""
+    mark_consulted()
+    return _decide(user, action, None, ANY) or _decide(user, action, None, ASSIGNED)
+
+
 def shows(user, action: str, region_code: str | None = None, obj: str = ANY) -> bool:
     """The same decision for templates showing or hiding a control.
 

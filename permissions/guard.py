@@ -70,17 +70,18 @@ def signed_in(view):
 
 
 def requires(action: str):
-    """The user must hold `action` somewhere; objects are then loaded through the scope."""
+    """The user must hold `action` somewhere (for any or for assigned objects); the objects are
+    then loaded through the scope, which is where a grid worker's "assigned only" applies."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            from permissions.decisions import can
+            from permissions.decisions import holds
 
             mark_consulted()
             if not current_user.is_authenticated:
                 return _login_redirect()
-            if not can(current_user, action):
+            if not holds(current_user, action):
                 abort(403)
             return view(*args, **kwargs)
 

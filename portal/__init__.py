@@ -59,10 +59,20 @@ def register_blueprints(app: Flask) -> None:
     from portal.comparisons.views import bp as comparisons_bp
     from portal.home.views import bp as home_bp
     from portal.imports.views import bp as imports_bp
+    from portal.persons.views import bp as persons_bp
     from portal.regions.views import bp as regions_bp
     from portal.users.views import bp as users_bp
 
-    for bp in (auth_bp, home_bp, regions_bp, users_bp, audit_bp, imports_bp, comparisons_bp):
+    for bp in (
+        auth_bp,
+        home_bp,
+        regions_bp,
+        users_bp,
+        audit_bp,
+        imports_bp,
+        comparisons_bp,
+        persons_bp,
+    ):
         app.register_blueprint(bp)
 
 

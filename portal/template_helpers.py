@@ -16,7 +16,18 @@ def install(app: Flask) -> None:
         def can(action, region_code=None, obj=permissions.ANY):
             return permissions.shows(current_user, action, region_code, obj)
 
-        return {"can": can, "role_label": role_label, "level_name": LEVEL_NAMES.get}
+        def holds(action):
+            """Show a menu entry: the page opens for assigned-only grants too."""
+            return permissions.shows(current_user, action) or permissions.shows(
+                current_user, action, obj=permissions.ASSIGNED
+            )
+
+        return {
+            "can": can,
+            "holds": holds,
+            "role_label": role_label,
+            "level_name": LEVEL_NAMES.get,
+        }
 
     app.add_template_filter(format_local, "local_time")
     app.add_template_filter(masking.mask_phone, "mask_phone")

@@ -7,6 +7,7 @@ in MATRIX fails `test_every_route_is_in_the_matrix`.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from portal.audit import operations as audit
 from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.imports.models import ImportBatch
+from portal.persons.idnumbers import check_character
+from portal.persons.models import Person, PersonFile
 from portal.regions.models import Region
 from tests import world
 
@@ -36,6 +39,13 @@ USER_ADMINS = {
     "township_supervisor",
     "security_admin",
 }
+# Person files: everyone but the two officers views them (a grid worker: assigned ones only);
+# editing and exporting is for township supervisors and above; full numbers for supervisors
+# (admins inherit theirs), assigned grid workers and staff only with the extra unmask grant.
+PERSON_VIEWERS = EVERYONE - {"security_admin", "auditor"}
+PERSON_EDITORS = IMPORTERS | {"township_supervisor"}
+EXPORTERS = IMPORTERS | {"township_supervisor"}
+UNMASKERS = {"province_admin", "city_admin", "county_admin", "township_supervisor", "grid_worker"}
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Target:
     grant_id: int
     batch_id: int = 0
     run_id: int = 0
+    person_id: int = 0
     marker: str = ""
 
 
@@ -77,6 +88,12 @@ def _audit_marker(target: Target, where: str) -> None:
         actor_username="matrix",
     )
     db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
+
+
+def _person_marker(target: Target, where: str) -> None:
+    """The person's name becomes the marker the list check looks for."""
+    db.session.get(Person, target.person_id).name = target.marker
+    db.session.commit()
 
 
 MATRIX: dict[str, Route] = {
@@ -124,6 +141,23 @@ MATRIX: dict[str, Route] = {
         "GET", lambda t: "/comparisons/", IMPORTERS, 200, 200, shows_object=True
     ),
     "comparisons.detail": Route("GET", lambda t: f"/comparisons/{t.run_id}", IMPORTERS, 200, 404),
+    "persons.index": Route(
+        "GET",
+        lambda t: "/persons/",
+        PERSON_VIEWERS,
+        200,
+        200,
+        shows_object=True,
+        prepare=_person_marker,
+    ),
+    "persons.detail": Route("GET", lambda t: f"/persons/{t.person_id}", PERSON_VIEWERS, 200, 404),
+    "persons.reveal": Route(
+        "POST", lambda t: f"/persons/{t.person_id}/reveal", UNMASKERS, 200, 404
+    ),
+    "persons.edit": Route(
+        "GET", lambda t: f"/persons/{t.person_id}/edit", PERSON_EDITORS, 200, 404
+    ),
+    "persons.export": Route("GET", lambda t: "/persons/export.xlsx", EXPORTERS, 200, 200),
     "audit.index": Route(
         "GET",
         lambda t: "/audit/?username=matrix",
@@ -159,12 +193,34 @@ def _target(role: str, where: str) -> Target:
         state="succeeded",
     )
     run = ComparisonRun(region_code=region_code, year=2026, state="succeeded")
-    db.session.add_all([batch, run])
+    # A person whose current file is assigned to the grid worker of the matrix (fc_grid1).
+    first17 = f"320923{19800101 + (where == 'inside')}{len(role):03d}"
+    person = Person(
+        id_number=first17 + check_character(first17),
+        name="矩阵人员",
+        sex="1",
+        birth_date=date(1980, 1, 1),
+        region_code=region_code,
+    )
+    grid_worker = db.session.scalar(
+        select(User.id).where(User.username == world.ACTOR["grid_worker"])
+    )
+    person.files.append(
+        PersonFile(
+            region_code=region_code,
+            year=date.today().year,
+            file_number=f"M-{where}-{role}"[:32],
+            state="assigned",
+            assignee_id=grid_worker,
+        )
+    )
+    db.session.add_all([batch, run, person])
     db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
     return Target(
         region=region_code,
         batch_id=batch.id,
         run_id=run.id,
+        person_id=person.id,
         region_name=region.name,
         user_id=user.id,
         username=username,

@@ -20,6 +20,8 @@ ACTION_LABELS = {
     "data.import": "导入数据",
     "comparison.run": "运行比对",
     "export": "导出",
+    "person.reveal": "查看完整号码",
+    "person.edit": "修改人员信息",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 

@@ -93,7 +93,7 @@ def scoped_select(actor, action: str = "person.view", *columns):
     """SELECT persons (or the given columns) in the actor's scope for `action`, current file
     joined (outer: a person without a file is seen by region-wide scopes only)."""
     scope = scope_for(actor, action)
-    query = select(*columns) if columns else select(Person)
+    query = select(*columns).select_from(Person) if columns else select(Person)
     return query.outerjoin(PersonFile, current_file_condition()).where(
         scope.clause(Person.region_code, PersonFile.assignee_id)
     )
@@ -167,10 +167,6 @@ def export_query(actor, filters: PersonFilters):
     return apply_filters(query, filters).order_by(Person.region_code, Person.id)
 
 
-def count(query) -> int:
-    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-
-
 def get_person_or_404(person_id: int, actor, action: str = "person.view") -> Person:
     """One person in the actor's scope for `action`; outside it, 404 (not 403: not found)."""
     person = db.session.scalar(scoped_select(actor, action).where(Person.id == person_id))
@@ -209,11 +205,13 @@ class PersonRow:
     key_populations: list[codes.KeyPopulation]
 
 
-def region_names(region_codes_: set[str]) -> dict[str, str]:
-    codes_ = {c for c in region_codes_ if c}
-    if not codes_:
+def region_names(wanted: set[str | None]) -> dict[str, str]:
+    """Names of the given region codes (one query)."""
+    wanted = {c for c in wanted if c}
+    if not wanted:
         return {}
-    return dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes_))))
+    rows = db.session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
+    return dict(rows.all())
 
 
 def list_rows(persons: list[Person]) -> list[PersonRow]:
@@ -291,7 +289,8 @@ def user_names(user_ids: set[int]) -> dict[int, str]:
     ids = {i for i in user_ids if i}
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))))
+    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return dict(rows.all())
 
 
 def format_value(field: str, value, revealed: bool, regions: dict[str, str]) -> str:

@@ -1,0 +1,162 @@
+"""Person file pages (人员档案): list and search, detail, reveal, edit, Excel export."""
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from permissions import can, require, requires, scope_for
+from portal.extensions import db
+from portal.forms import options
+from portal.persons import codes, queries
+from portal.persons import export as person_export
+from portal.persons import operations as ops
+from portal.persons.forms import PersonEditForm, PersonSearchForm
+from portal.regions.codes import LEVEL_NAMES
+from portal.timeutil import format_local, utcnow
+
+bp = Blueprint("persons", __name__, url_prefix="/persons")
+
+PER_PAGE = 20
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _search_form() -> PersonSearchForm:
+    form = PersonSearchForm(request.args)
+    level, choices = queries.region_choices(scope_for(_actor(), "person.view"))
+    form.region.label.text = LEVEL_NAMES[level]
+    form.region.choices = options([("", "全部"), *choices])
+    return form
+
+
+@bp.route("/")
+@requires("person.view")
+def index():
+    form = _search_form()
+    page = rows = None
+    if form.validate():
+        page = db.paginate(
+            queries.persons_query(_actor(), form.filters()),
+            per_page=current_app.config.get("PERSONS_PER_PAGE", PER_PAGE),
+            max_per_page=100,
+            error_out=False,
+        )
+        rows = queries.list_rows(page.items)
+    # htmx swaps the results only; restoring a page from history needs the whole page.
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    template = "persons/_results.html" if partial else "persons/index.html"
+    return render_template(template, form=form, page=page, rows=rows)
+
+
+@bp.route("/export.xlsx")
+@requires("report.export")
+def export():
+    actor = _actor()
+    require(actor, "person.view")
+    form = _search_form()
+    if not form.validate():
+        flash("查询条件有误，请修正后再导出。", "error")
+        args = {k: v for k, v in request.args.items() if k != "full"}
+        return redirect(url_for("persons.index", **args))
+    path, _, masked = person_export.export_persons(actor, form.filters(), full=form.full.data)
+    name = (
+        f"人员档案{'' if masked else '（完整号码）'}-{format_local(utcnow(), '%Y%m%d-%H%M')}.xlsx"
+    )
+    stream = path.open("rb")
+    size = path.stat().st_size
+    path.unlink()  # the open file stays readable until sent; no copy is left behind
+    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
+    response.content_length = size
+    return response
+
+
+def _render_detail(person, revealed: bool = False):
+    actor = _actor()
+    return render_template(
+        "persons/detail.html",
+        **queries.detail_context(person, revealed),
+        may_reveal=ops.may_reveal(actor, person),
+        may_edit=can(actor, "person.edit", person.region_code),
+    )
+
+
+@bp.route("/<int:person_id>")
+@requires("person.view")
+def detail(person_id: int):
+    person = queries.get_person_or_404(person_id, _actor())
+    return _render_detail(person)
+
+
+@bp.route("/<int:person_id>/reveal", methods=["POST"])
+@requires("person.unmask")
+def reveal(person_id: int):
+    """Full ID number and phone in this one response (nothing kept), logged."""
+    person = queries.get_person_or_404(person_id, _actor())
+    ops.reveal(_actor(), person)
+    return _render_detail(person, revealed=True)
+
+
+@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@requires("person.edit")
+def edit(person_id: int):
+    actor = _actor()
+    person = queries.get_person_or_404(person_id, actor, "person.edit")
+    form = PersonEditForm(data=ops.form_data(person))
+    form.region_code.choices = options(ops.community_choices(actor, person))
+    conflict = error = None
+    if form.validate_on_submit():
+        values = ops.EditValues(
+            phone=form.phone.data or "",
+            clear_phone=form.clear_phone.data,
+            address=form.address.data or "",
+            e_credential=form.e_credential.data,
+            key_populations=form.key_population_mask(),
+            region_code=form.region_code.data,
+        )
+        try:
+            changed = ops.update_person(
+                actor, person, values, version=form.version.data, token=form.token.data
+            )
+        except ops.EditConflict as exc:
+            conflict = exc.fields
+            # The user's input stays; saving again now applies it over the current values.
+            form.version.data = person.version
+            form.version.raw_data = [str(person.version)]
+            form.token.data = ops.edit_token(person)
+        except ops.EditRefused as exc:
+            error = str(exc)
+        else:
+            if changed:
+                flash(f"已保存：{'、'.join(changed)}。", "success")
+            else:
+                flash("没有修改任何内容。", "info")
+            return redirect(url_for("persons.detail", person_id=person.id))
+    return render_template(
+        "persons/edit.html", form=form, person=person, conflict=conflict, error=error
+    )
+
+
+@bp.context_processor
+def _labels():
+    return {
+        "sex_labels": queries.SEX_LABELS,
+        "insured_labels": codes.INSURED_STATUS_LABELS,
+        "scheme_labels": codes.SCHEME_LABELS,
+        "state_labels": codes.FILE_STATE_LABELS,
+        "file_type_labels": codes.FILE_TYPE_LABELS,
+        "reason_labels": codes.REASON_LABELS,
+        "enrollment_status_labels": codes.ENROLLMENT_STATUS_LABELS,
+        "government_paid": {k.code for k in codes.KEY_POPULATIONS if k.government_paid},
+    }
