@@ -94,6 +94,17 @@ def _flush(connection: Connection, table: str, fields, batch: list[tuple]) -> No
     )
 
 
+PERSON_LOCK, ENROLLMENT_LOCK = 7101, 7102
+
+
+def serialize(connection: Connection, key: int) -> None:
+    """Concurrent batches apply one after the other (reading and validating stay parallel), so
+    that each batch's counts are exact; the lock ends with the transaction. SQLite has a single
+    writer anyway."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def _new(column: str, incoming: str, current: str) -> str:
     """The value a column takes: an empty optional cell keeps what the file already had (a list
     without phones must not erase the phone a grid worker recorded)."""
@@ -118,6 +129,7 @@ def apply_household(
     refused (a county cannot take over another county's people by importing them)."""
     postgres = connection.dialect.name == "postgresql"
     result = ApplyResult()
+    serialize(connection, PERSON_LOCK)
     in_scope = scope.clause(literal_column("p.region_code", String())).compile(
         dialect=connection.dialect, compile_kwargs={"literal_binds": True}
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
-from portal.imports.apply import ApplyResult, bulk_insert
+from portal.imports.apply import ENROLLMENT_LOCK, ApplyResult, bulk_insert, serialize
 from portal.timeutil import utcnow
 
 STAGE = "enrollment_stage"
@@ -36,6 +36,7 @@ def stage_rows(connection: Connection, rows: Iterable[tuple[int, dict]]) -> None
 
 def apply_enrollments(connection: Connection, *, batch_id: int) -> ApplyResult:
     postgres = connection.dialect.name == "postgresql"
+    serialize(connection, ENROLLMENT_LOCK)
     join = " AND ".join(f"e.{c} = s.{c}" for c in KEY)
     distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
     changed = f"(e.end_date {distinct} s.end_date OR e.status {distinct} s.status)"
