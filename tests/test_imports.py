@@ -326,3 +326,71 @@ def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_
     run_jobs(app)
     run = fetch(app, select(ComparisonRun))[0]
     assert (run.persons, run.insured, run.opened) == (200, 160, 40)
+
+
+def key_population_workbook(rows) -> bytes:
+    wb = Workbook()
+    wb.active.append(["姓名", "身份证号码", "人员类别"])
+    for r in rows:
+        wb.active.append(list(r))
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_key_population_list_flags_persons_already_on_file(app, login):
+    from portal.persons.codes import KEY_POPULATION_BY_CODE as KP
+
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    rows = [
+        ("张一", GOOD[0], "低保户、重度残疾"),
+        ("张二", GOOD[1], "特困供养人员"),
+        ("不在册", make_id("19600101", 99), "低保"),
+        ("李四", LOWER_X, "会员"),
+    ]
+    upload_kind(client, "key_population", key_population_workbook(rows), name="重点人群.xlsx")
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.updated, batch.unchanged, batch.rejected) == (2, 0, 2), batch.message
+    masks = dict(
+        (p.id_number, p.key_populations)
+        for p in fetch(app, select(Person).where(Person.id_number.in_(GOOD[:2])))
+    )
+    assert masks[GOOD[0]] == KP["minimum_allowance"].bit | KP["severe_disability"].bit
+    assert masks[GOOD[1]] == KP["extreme_poverty"].bit
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    reasons = [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "请先导入户籍人口" in reasons[0] and "人员类别「会员」无法识别" in reasons[1]
+    upload_kind(client, "key_population", key_population_workbook(rows[:2]), name="再次.xlsx")
+    run_jobs(app)
+    assert (latest_batch(app).updated, latest_batch(app).unchanged) == (0, 2)
+
+
+def test_a_one_category_list_chosen_at_upload(app, login):
+    from portal.persons.codes import KEY_POPULATION_BY_CODE as KP
+
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    wb = Workbook()
+    wb.active.append(["姓名", "身份证号"])
+    wb.active.append(["张一", GOOD[0]])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    response = client.post(
+        "/imports/",
+        data={
+            "kind": "key_population",
+            "category": "orphan",
+            "region": "320923000000",
+            "file": (io.BytesIO(buffer.getvalue()), "孤儿.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    run_jobs(app)
+    assert latest_batch(app).updated == 1
+    person = fetch(app, select(Person).where(Person.id_number == GOOD[0]))[0]
+    assert person.key_populations == KP["orphan"].bit

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from permissions import Scope
-from portal.imports import apply, columns, enrollments
-from portal.imports.validation import RegionResolver, household_row, insured_row
+from portal.imports import apply, columns, enrollments, key_populations
+from portal.imports.validation import (
+    RegionResolver,
+    household_row,
+    insured_row,
+    key_population_row,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class Context:
     region_code: str
     today: date
     resolver: RegionResolver | None = None
+    fixed_category: str | None = None  # a key-population list of one category, chosen at upload
 
 
 @dataclass(frozen=True)
@@ -63,4 +69,15 @@ IMPORTERS: dict[str, Importer] = {
         _apply_insured,
     ),
 }
+IMPORTERS["key_population"] = Importer(
+    columns.KEY_POPULATION,
+    lambda values, ctx: key_population_row(values, ctx.fixed_category, ctx.today),
+    lambda row: (row["id_number"],),
+    "与本文件第{first}行是同一人；同一人有多个类别时请写在一行，用“、”分隔",
+    key_populations.create_stage,
+    key_populations.stage_rows,
+    lambda connection, ctx, batch_id, user_id: key_populations.apply_key_populations(
+        connection, ctx.scope, batch_id=batch_id, user_id=user_id
+    ),
+)
 KIND_CHOICES = [(code, importer.list_kind.label) for code, importer in IMPORTERS.items()]

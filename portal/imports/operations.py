@@ -22,6 +22,7 @@ from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
 from portal.jobs import queue
+from portal.persons.codes import KEY_POPULATION_BY_CODE
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
 from portal.timeutil import utcnow
@@ -40,13 +41,22 @@ def storage_dir(name: str) -> Path:
 
 
 def start_import(
-    actor, *, kind: str, region: Region, upload, filename: str, max_bytes: int | None = -1
+    actor,
+    *,
+    kind: str,
+    region: Region,
+    upload,
+    filename: str,
+    max_bytes: int | None = -1,
+    category: str | None = None,
 ) -> ImportBatch:
     """Check and store the uploaded file, record the batch and queue its job (no commit).
 
     max_bytes: the upload cap (-1: the configured one; None: no cap, for the CLI)."""
     if kind not in KINDS:
         raise ImportRefused("请选择要导入的名单类型。")
+    if category and (kind != "key_population" or category not in KEY_POPULATION_BY_CODE):
+        raise ImportRefused("“人员类别”只用于重点人群名单，请重新选择。")
     if not can(actor, "data.import", region.code):
         raise ImportRefused("您无权向该区划导入数据。")
     incoming = storage_dir("uploads") / f"incoming-{utcnow():%Y%m%d%H%M%S%f}"
@@ -80,7 +90,8 @@ def start_import(
     stored = incoming.with_name(f"batch-{batch.id}.{file_kind}")
     incoming.rename(stored)
     batch.stored_path = str(stored)
-    job = queue.enqueue("import", {"batch_id": batch.id}, region_code=region.code, user=actor)
+    payload = {"batch_id": batch.id, "category": category} if category else {"batch_id": batch.id}
+    job = queue.enqueue("import", payload, region_code=region.code, user=actor)
     batch.job_id = job.id
     audit.record(
         "data.import",
@@ -126,9 +137,13 @@ def run_import(job, progress) -> str:
     batch = db.session.get(ImportBatch, job.payload["batch_id"])
     actor = db.session.get(User, batch.user_id)
     importer = IMPORTERS[batch.kind]
+    category = job.payload.get("category")
+    list_kind = (
+        importer.list_kind.with_fixed("category", category) if category else (importer.list_kind)
+    )
     path = Path(batch.stored_path)
     try:
-        table = reading.open_table(path, path.suffix.lstrip("."), importer.list_kind)
+        table = reading.open_table(path, path.suffix.lstrip("."), list_kind)
     except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
         raise queue.JobError(exc.message) from exc
     region = db.session.get(Region, batch.region_code)
@@ -138,6 +153,7 @@ def run_import(job, progress) -> str:
         region_code=batch.region_code,
         today=date.today(),
         resolver=RegionResolver(scope) if importer.needs_resolver else None,
+        fixed_category=category,
     )
     rejections: list[Rejection] = []
     seen: dict[tuple, int] = {}

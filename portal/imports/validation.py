@@ -222,3 +222,73 @@ def insured_row(values: dict, scope: Scope, default_region: str, today: date) ->
         "end_date": end,
         "status": status,
     }
+
+
+# Words offices write in a category column, matched against each part of the cell.
+CATEGORY_WORDS = (
+    ("特困", "extreme_poverty"),
+    ("五保", "extreme_poverty"),
+    ("低保", "minimum_allowance"),
+    ("最低生活保障", "minimum_allowance"),
+    ("监测", "monitored"),
+    ("防返贫", "monitored"),
+    ("脱贫", "lifted_poverty"),
+    ("建档立卡", "lifted_poverty"),
+    ("贫困", "lifted_poverty"),
+    ("孤儿", "orphan"),
+    ("无人抚养", "orphan"),
+    ("重度残疾", "severe_disability"),
+    ("一级残疾", "severe_disability"),
+    ("二级残疾", "severe_disability"),
+    ("优抚", "veteran"),
+    ("学生", "student"),
+    ("新生儿", "newborn"),
+    ("灵活就业", "flexible_worker"),
+    ("新业态", "flexible_worker"),
+    ("农民工", "migrant_worker"),
+    ("被征地", "land_lost_farmer"),
+    ("失地", "land_lost_farmer"),
+    ("刑满释放", "released_prisoner"),
+    ("断缴", "lapsed_payer"),
+)
+
+
+def category_bits(value) -> int | None:
+    """Key-population bits of a cell such as “低保、重度残疾”; None if a part is not understood."""
+    from portal.persons.codes import KEY_POPULATION_BY_CODE
+
+    raw = text(value)
+    for separator in "，,、/；; ":
+        raw = raw.replace(separator, "|")
+    bits = 0
+    for part in filter(None, raw.split("|")):
+        code = (
+            part
+            if part in KEY_POPULATION_BY_CODE
+            else next((c for word, c in CATEGORY_WORDS if word in part), None)
+        )
+        if code is None:
+            return None
+        bits |= KEY_POPULATION_BY_CODE[code].bit
+    return bits or None
+
+
+def key_population_row(values: dict, fixed_category: str | None, today: date) -> dict | str:
+    """One row of a key-population list as (ID, category bits), or the reason it is rejected."""
+    from portal.persons.codes import KEY_POPULATION_BY_CODE
+
+    check = idnumbers.normalize_id_number(values.get("id_number"), today)
+    if check.error:
+        return check.error
+    if not text(values.get("name")):
+        return "缺少姓名"
+    given = text(values.get("category"))
+    if given:
+        bits = category_bits(given)
+        if bits is None:
+            return f"人员类别「{given}」无法识别，如：特困人员、低保对象、脱贫人口、重度残疾人"
+    elif fixed_category:
+        bits = KEY_POPULATION_BY_CODE[fixed_category].bit
+    else:
+        return "缺少人员类别"
+    return {"id_number": check.value, "bits": bits}

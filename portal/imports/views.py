@@ -60,6 +60,7 @@ def index():
                 region=region,
                 upload=form.file.data.stream,
                 filename=form.file.data.filename or "upload",
+                category=form.category.data or None,
             )
         except ops.ImportRefused as exc:
             error = str(exc)
