@@ -2,17 +2,17 @@
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectField
 from wtforms.validators import DataRequired
 
-from permissions import requires, scope_for
+from permissions import requires
 from portal.comparisons import operations as ops
 from portal.extensions import db
 from portal.forms import PortalForm, options
 from portal.jobs import queue
 from portal.jobs.models import Job
 from portal.regions.models import Region
+from portal.regions.queries import grant_regions_and_counties
 
 bp = Blueprint("comparisons", __name__, url_prefix="/comparisons")
 
@@ -26,15 +26,8 @@ def _actor():
 
 
 def _region_choices():
-    """The actor's comparison regions and the counties below them."""
-    scope = scope_for(_actor(), "comparison.run")
-    roots = [g.region for g in _actor().grants if scope.contains(g.region_code)]
-    children = db.session.scalars(
-        select(Region)
-        .where(Region.parent_code.in_([r.code for r in roots]), Region.level <= 3)
-        .order_by(Region.code)
-    ).all()
-    return options((r.code, f"{r.name}（{r.code}）") for r in [*roots, *children])
+    regions = grant_regions_and_counties(_actor(), "comparison.run")
+    return options((r.code, f"{r.name}（{r.code}）") for r in regions)
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -43,17 +43,20 @@ class ApplyResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
 
 
+def create_temp_table(connection: Connection, name: str, columns: str) -> None:
+    """A staging table private to this transaction (dropped at commit on PostgreSQL)."""
+    suffix = " ON COMMIT DROP" if connection.dialect.name == "postgresql" else ""
+    connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    connection.execute(text(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}"))
+
+
 def create_stage(connection: Connection) -> None:
-    postgres = connection.dialect.name == "postgresql"
-    connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    connection.execute(
-        text(
-            f"CREATE TEMPORARY TABLE {STAGE} (row_number INTEGER NOT NULL, "
-            "id_number VARCHAR(18) NOT NULL, name VARCHAR(64) NOT NULL, sex VARCHAR(1) NOT NULL, "
-            "birth_date DATE NOT NULL, phone VARCHAR(20), region_code VARCHAR(12) NOT NULL, "
-            "hukou_region_code VARCHAR(12), address VARCHAR(200))"
-            + (" ON COMMIT DROP" if postgres else "")
-        )
+    create_temp_table(
+        connection,
+        STAGE,
+        "row_number INTEGER NOT NULL, id_number VARCHAR(18) NOT NULL, name VARCHAR(64) NOT NULL, "
+        "sex VARCHAR(1) NOT NULL, birth_date DATE NOT NULL, phone VARCHAR(20), "
+        "region_code VARCHAR(12) NOT NULL, hukou_region_code VARCHAR(12), address VARCHAR(200)",
     )
 
 

@@ -9,7 +9,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
-from portal.imports.apply import ENROLLMENT_LOCK, ApplyResult, bulk_insert, serialize
+from portal.imports.apply import (
+    ENROLLMENT_LOCK,
+    ApplyResult,
+    bulk_insert,
+    create_temp_table,
+    serialize,
+)
 from portal.timeutil import utcnow
 
 STAGE = "enrollment_stage"
@@ -18,15 +24,12 @@ KEY = ("id_number", "scheme", "region_code", "start_date")
 
 
 def create_stage(connection: Connection) -> None:
-    postgres = connection.dialect.name == "postgresql"
-    connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    connection.execute(
-        text(
-            f"CREATE TEMPORARY TABLE {STAGE} (row_number INTEGER NOT NULL, "
-            "id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
-            "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
-            "status VARCHAR(16) NOT NULL)" + (" ON COMMIT DROP" if postgres else "")
-        )
+    create_temp_table(
+        connection,
+        STAGE,
+        "row_number INTEGER NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
+        "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
+        "status VARCHAR(16) NOT NULL",
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, text
 
 from permissions import Scope
-from portal.imports.apply import PERSON_LOCK, ApplyResult, bulk_insert, serialize
+from portal.imports.apply import PERSON_LOCK, ApplyResult, bulk_insert, create_temp_table, serialize
 from portal.timeutil import utcnow
 
 STAGE = "key_population_stage"
@@ -19,14 +19,10 @@ FIELDS = ("id_number", "bits")
 
 
 def create_stage(connection: Connection) -> None:
-    postgres = connection.dialect.name == "postgresql"
-    connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    connection.execute(
-        text(
-            f"CREATE TEMPORARY TABLE {STAGE} (row_number INTEGER NOT NULL, "
-            "id_number VARCHAR(18) NOT NULL, bits INTEGER NOT NULL)"
-            + (" ON COMMIT DROP" if postgres else "")
-        )
+    create_temp_table(
+        connection,
+        STAGE,
+        "row_number INTEGER NOT NULL, id_number VARCHAR(18) NOT NULL, bits INTEGER NOT NULL",
     )
 
 

@@ -11,9 +11,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
-from permissions import requires, scope_for
+from permissions import requires
 from permissions.guard import redirect_page
 from portal.audit import operations as audit
 from portal.extensions import db
@@ -23,6 +22,7 @@ from portal.imports.forms import UploadForm
 from portal.jobs import queue
 from portal.jobs.models import Job
 from portal.regions.models import Region
+from portal.regions.queries import grant_regions_and_counties
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -32,16 +32,8 @@ def _actor():
 
 
 def _region_choices():
-    """The actor's import regions and the regions one level below them."""
-    scope = scope_for(_actor(), "data.import")
-    roots = [g.region for g in _actor().grants if scope.contains(g.region_code)]
-    root_codes = [r.code for r in roots]
-    children = db.session.scalars(
-        select(Region)
-        .where(Region.parent_code.in_(root_codes), Region.level <= 3)
-        .order_by(Region.code)
-    ).all()
-    return options((r.code, f"{r.name}（{r.code}）") for r in [*roots, *children])
+    regions = grant_regions_and_counties(_actor(), "data.import")
+    return options((r.code, f"{r.name}（{r.code}）") for r in regions)
 
 
 @bp.route("/", methods=["GET", "POST"])

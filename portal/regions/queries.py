@@ -64,3 +64,18 @@ def search(scope: Scope, text: str, limit: int = SEARCH_LIMIT) -> list[Region]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def grant_regions_and_counties(actor, action: str) -> list[Region]:
+    """The regions of the actor's grants that hold `action`, and the regions one level below
+    them down to county level: where an office imports or compares."""
+    from permissions import scope_for
+
+    scope = scope_for(actor, action)
+    roots = [g.region for g in actor.grants if scope.contains(g.region_code)]
+    children = db.session.scalars(
+        select(Region)
+        .where(Region.parent_code.in_([r.code for r in roots]), Region.level <= 3)
+        .order_by(Region.code)
+    ).all()
+    return [*roots, *children]
