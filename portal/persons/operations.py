@@ -61,18 +61,24 @@ def may_reveal(actor, person: Person) -> bool:
     return can(actor, "person.unmask", person.region_code, obj=ASSIGNED if assigned else ANY)
 
 
-def reveal(actor, person: Person) -> None:
-    """Allow one response to show the full numbers, and log it; 403 without the grant."""
-    if not may_reveal(actor, person):
-        abort(403)
+def _audit(actor, action: str, person: Person, detail: dict | None = None) -> None:
+    """An audit record about one person: its id and masked label, never the numbers."""
     audit.record(
-        "person.reveal",
+        action,
         actor=actor,
         target_type="person",
         target_id=person.id,
         target_label=_label(person),
         region_code=person.region_code,
+        detail=detail,
     )
+
+
+def reveal(actor, person: Person) -> None:
+    """Allow one response to show the full numbers, and log it; 403 without the grant."""
+    if not may_reveal(actor, person):
+        abort(403)
+    _audit(actor, "person.reveal", person)
 
 
 # --- editing with optimistic locking ----------------------------------------------------------
@@ -214,13 +220,5 @@ def update_person(
     except StaleDataError:
         db.session.refresh(person)
         raise EditConflict(changed_since(token, person)) from None
-    audit.record(
-        "person.edit",
-        actor=actor,
-        target_type="person",
-        target_id=person.id,
-        target_label=_label(person),
-        region_code=person.region_code,
-        detail={"fields": list(diff)},
-    )
+    _audit(actor, "person.edit", person, {"fields": list(diff)})
     return [queries.FIELD_LABELS[field] for field in diff]
