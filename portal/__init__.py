@@ -57,10 +57,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as auth_bp
     from portal.audit.views import bp as audit_bp
     from portal.comparisons.views import bp as comparisons_bp
+    from portal.desk.views import bp as desk_bp
     from portal.home.views import bp as home_bp
     from portal.imports.views import bp as imports_bp
     from portal.persons.views import bp as persons_bp
     from portal.regions.views import bp as regions_bp
+    from portal.tasks.views import bp as tasks_bp
     from portal.users.views import bp as users_bp
 
     for bp in (
@@ -72,6 +74,8 @@ def register_blueprints(app: Flask) -> None:
         imports_bp,
         comparisons_bp,
         persons_bp,
+        tasks_bp,
+        desk_bp,
     ):
         app.register_blueprint(bp)
 
@@ -99,6 +103,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """CLI: regions, users, demo."""
+    from portal.comparisons.cli import compare_command
     from portal.demo import demo_command
     from portal.imports.cli import import_command
     from portal.jobs.cli import worker_command
@@ -110,3 +115,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(compare_command)

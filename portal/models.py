@@ -7,6 +7,7 @@ from portal.imports.models import ImportBatch
 from portal.jobs.models import Job
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
+from portal.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
@@ -21,4 +22,5 @@ __all__ = [
     "PersonFile",
     "Region",
     "User",
+    "Visit",
 ]

@@ -1,6 +1,7 @@
 """The request wrapper: refuse unchecked views, then commit once or roll back."""
 
 import logging
+import time
 
 from flask import Flask, Response, g, request
 
@@ -20,6 +21,7 @@ SECURITY_HEADERS = {
     ),
 }
 REQUEST_STATE = ("permissions_consulted", "_login_user", "session_end_reason")
+STARTED = "request_started"
 
 
 def install(app: Flask) -> None:
@@ -29,6 +31,7 @@ def install(app: Flask) -> None:
         # per-request state must never carry over from an earlier request.
         for name in REQUEST_STATE:
             g.pop(name, None)
+        setattr(g, STARTED, time.perf_counter())
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -38,6 +41,11 @@ def install(app: Flask) -> None:
         if request.endpoint != "static":
             # Pages carry personal data: never kept in a shared or browser cache.
             response.headers["Cache-Control"] = "no-store"
+        started = g.get(STARTED)
+        if started is not None:
+            # Server time of the request (bench/ load scripts read it; browsers show it).
+            elapsed = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
         return response
 
     @app.after_request

@@ -17,3 +17,13 @@ def to_local(value: datetime | None) -> datetime | None:
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     local = to_local(value)
     return "" if local is None else local.strftime(fmt)
+
+
+def local_today():
+    """Today's date in China (due dates and follow-ups are local dates)."""
+    return (utcnow() + CHINA).date()
+
+
+def local_midnight_utc(day) -> datetime:
+    """The naive UTC instant at which the local date `day` begins."""
+    return datetime(day.year, day.month, day.day) - CHINA

@@ -112,6 +112,19 @@ def test_enrollment_closes_the_file_as_enrolled(ctx):
     ]
 
 
+def test_the_last_visitor_is_credited_and_pending_files_are_confirmed(ctx):
+    # A worker reported "paid today" (pending confirmation); the supervisor (id 10) holds the
+    # file, the worker who visited (id 11) made the conversion: the comparison credits them.
+    person(A)
+    run(run_id=1)
+    f = file_of(A)
+    f.assignee_id, f.last_visitor_id, f.state = 10, 11, "pending_confirmation"
+    enroll(A)
+    assert run(run_id=2)["closed"] == 1
+    db.session.refresh(f)
+    assert (f.state, f.credited_user_id) == ("enrolled", 11)
+
+
 def test_enrollment_of_another_year_does_not_count(ctx):
     person(A)
     enroll(A, start=date(2024, 1, 1), end=date(2025, 12, 31))
@@ -157,3 +170,26 @@ def test_recently_stopped_employee_is_in_grace(ctx):
 def test_months_before_handles_month_ends():
     assert months_before(date(2026, 5, 31), 3) == date(2026, 2, 28)
     assert months_before(date(2026, 1, 15), 3) == date(2025, 10, 15)
+
+
+def test_the_command_line_runs_a_comparison_as_a_user(app):
+    from portal.audit.models import AuditEvent
+    from tests.helpers import account, database, fetch
+
+    with database(app):
+        person(A)
+    result = app.test_cli_runner().invoke(
+        args=["compare", "--region", "320923000000", "--as", "fn_staff", "--year", str(YEAR)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "新建未参保档案 1" in result.output
+    (event,) = fetch(app, select(AuditEvent).where(AuditEvent.action == "comparison.run"))
+    assert event.actor_id == account(app, "fn_staff").id
+
+
+def test_the_command_line_refuses_a_user_without_the_right(app):
+    result = app.test_cli_runner().invoke(
+        args=["compare", "--region", "320923000000", "--as", "fc_supervisor"]
+    )
+    assert result.exit_code != 0
+    assert "您无权对该区划运行比对" in result.output

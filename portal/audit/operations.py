@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "export": "导出",
     "person.reveal": "查看完整号码",
     "person.edit": "修改人员信息",
+    "file.assign": "分配档案",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 

@@ -22,6 +22,7 @@ from portal.timeutil import utcnow
 
 LAPSE_MONTHS = 3
 WORK = "comparison_work"
+COMPARE_WORK_MEM = "64MB"
 
 
 class ComparisonRefused(Exception):
@@ -53,6 +54,7 @@ def start_comparison(actor, region: Region, year: int | None = None) -> Comparis
     run.job_id = job.id
     audit.record(
         "comparison.run",
+        actor=actor,
         target_type="comparison_run",
         target_id=run.id,
         target_label=region.name,
@@ -142,6 +144,11 @@ def compare(
         return connection.execute(_sql(statement), params).rowcount
 
     open_states = ", ".join(f"'{s}'" for s in OPEN_FILE_STATES)
+    if postgres:
+        # Hash joins of a million rows in memory rather than in batches on disk; only for the
+        # rest of the job's transaction.
+        work_mem = connection.execute(text("SHOW work_mem")).scalar()
+        connection.execute(text(f"SET LOCAL work_mem = '{COMPARE_WORK_MEM}'"))
     execute(f"DROP TABLE IF EXISTS {WORK}")
     execute(
         f"CREATE TEMPORARY TABLE {WORK} AS "
@@ -166,8 +173,10 @@ def compare(
         "FROM enrollment WHERE scheme = 'employee' AND status <> 'normal' "
         "AND end_date IS NOT NULL GROUP BY id_number) stop ON stop.id_number = p.id_number "
         "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
-        "WHERE p.in_register AND p.region_code BETWEEN :lo AND :hi"
+        "WHERE (p.in_register OR p.in_resident_list) AND p.region_code BETWEEN :lo AND :hi"
     )
+    if postgres:
+        execute(f"ANALYZE {WORK}")  # a temporary table has no statistics until analyzed
     distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
     status_changed = f"w.old_status {distinct} w.new_status"
     new_file_state = (
@@ -211,7 +220,7 @@ def compare(
     )
     execute(
         "UPDATE person_file SET state = 'enrolled', closed_at = :now, close_cause = 'comparison', "
-        "closed_by_run_id = :run, credited_user_id = assignee_id, "
+        "closed_by_run_id = :run, credited_user_id = COALESCE(last_visitor_id, assignee_id), "
         f"version = person_file.version + 1 FROM {WORK} w "
         "WHERE person_file.id = w.file_id AND w.action = 'close'"
     )
@@ -226,9 +235,14 @@ def compare(
         "INSERT INTO person_file (person_id, region_code, year, file_number, file_type, "
         "filing_flag, state, opened_at, version) SELECT w.person_id, w.region_code, :year, "
         f"{_concat(':prefix', 'w.region_code', chr(39) + '-' + chr(39), _as_text('w.person_id'))}"
-        f", w.file_type, TRUE, 'unassigned', :now, 1 FROM {WORK} w WHERE w.action = 'open'"
+        f", w.file_type, TRUE, 'unassigned', :now, 1 FROM {WORK} w WHERE w.action = 'open' "
+        # In the order of the file number (and of the region index): each index is filled
+        # near its end instead of at a million random places (16 s instead of 24 s).
+        "ORDER BY w.region_code, w.person_id"
     )
     execute(f"DROP TABLE {WORK}")
+    if postgres:
+        connection.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": work_mem})
     persons, insured, opened, closed, reopened = (int(c or 0) for c in counts)
     return {
         "persons": persons,

@@ -3,7 +3,8 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from permissions import public, signed_in
+from permissions import can, holds, public, signed_in
+from portal.visits.progress import progress_of
 
 bp = Blueprint("home", __name__)
 
@@ -11,7 +12,13 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @signed_in
 def index():
-    return render_template("home/index.html", grants=current_user.grants)
+    to_visit = None
+    if holds(current_user, "visit.record"):
+        to_visit = progress_of([current_user.id])[current_user.id].to_visit
+        # A grid worker's day starts at 我的任务; others see it when files are theirs to visit.
+        if not to_visit and can(current_user, "visit.record"):
+            to_visit = None
+    return render_template("home/index.html", grants=current_user.grants, to_visit=to_visit)
 
 
 @bp.route("/healthz")

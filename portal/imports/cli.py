@@ -4,14 +4,12 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from portal.accounts.models import User
+from portal.cli_support import acting_user, region_by_code
 from portal.extensions import db
 from portal.imports import operations as ops
 from portal.imports.models import ImportBatch
 from portal.jobs import queue
-from portal.regions.models import Region
 
 
 @click.command("import")
@@ -28,12 +26,7 @@ from portal.regions.models import Region
 @with_appcontext
 def import_command(path: Path, kind: str, region_code: str, username: str) -> None:
     """Import a list file through the same checks as an upload, with a progress bar."""
-    actor = db.session.scalar(select(User).where(User.username == username.lower()))
-    region = db.session.get(Region, region_code)
-    if actor is None or not actor.active:
-        raise click.ClickException(f"用户「{username}」不存在或已停用。")
-    if region is None:
-        raise click.ClickException(f"区划「{region_code}」不存在。")
+    actor, region = acting_user(username), region_by_code(region_code)
     with path.open("rb") as stream:
         try:
             batch = ops.start_import(

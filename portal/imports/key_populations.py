@@ -69,6 +69,13 @@ def apply_key_populations(
         )
     ).one()
     result.updated, result.unchanged = (int(c or 0) for c in counts)
+    add_staged_bits(connection, batch_id=batch_id, user_id=user_id)
+    return result
+
+
+def add_staged_bits(connection: Connection, *, batch_id: int, user_id: int | None) -> None:
+    """Add each staged row's bits to its person, with a history row for each person it changes
+    (the caller has already sent back the rows it must not apply)."""
     postgres = connection.dialect.name == "postgresql"
     pair = (
         "jsonb_build_object('key_populations', jsonb_build_array({old}, {new}))"
@@ -95,4 +102,3 @@ def apply_key_populations(
         ).bindparams(bindparam("now", type_=DateTime())),
         params,
     )
-    return result

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from permissions import Scope
-from portal.imports import apply, columns, enrollments, key_populations
+from portal.imports import apply, columns, enrollments, key_populations, lapsed
 from portal.imports.validation import (
     RegionResolver,
     household_row,
     insured_row,
     key_population_row,
+    lapsed_row,
 )
 
 
@@ -38,26 +39,60 @@ class Importer:
     stage_rows: Callable
     apply: Callable  # apply(connection, context, batch_id, user_id) -> ApplyResult
     needs_resolver: bool = False
+    # stage_rows + apply may run on parts of the batch, one after another in the same
+    # transaction, with the same outcome (PostgreSQL then applies while the rest is read).
+    chunked: bool = False
 
 
 def _apply_household(connection, context: Context, batch_id: int, user_id: int):
     return apply.apply_household(connection, context.scope, batch_id=batch_id, user_id=user_id)
 
 
+def _apply_resident(connection, context: Context, batch_id: int, user_id: int):
+    """The resident list upserts persons like the register, marking them as residents: the
+    community given is where they live, so it becomes the region that manages them."""
+    return apply.apply_household(
+        connection,
+        context.scope,
+        batch_id=batch_id,
+        user_id=user_id,
+        list_flag="in_resident_list",
+    )
+
+
 def _apply_insured(connection, context: Context, batch_id: int, user_id: int):
     return enrollments.apply_enrollments(connection, batch_id=batch_id)
+
+
+SAME_PERSON = "与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次"
+
+
+def _validate_household(values: dict, ctx: Context) -> dict | str:
+    return household_row(values, ctx.resolver, ctx.today)
 
 
 IMPORTERS: dict[str, Importer] = {
     "household": Importer(
         columns.HOUSEHOLD,
-        lambda values, ctx: household_row(values, ctx.resolver, ctx.today),
+        _validate_household,
         lambda row: (row["id_number"],),
-        "与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次",
+        SAME_PERSON,
         apply.create_stage,
         apply.stage_rows,
         _apply_household,
         needs_resolver=True,
+        chunked=True,
+    ),
+    "resident": Importer(
+        columns.RESIDENT,
+        _validate_household,
+        lambda row: (row["id_number"],),
+        SAME_PERSON,
+        apply.create_stage,
+        apply.stage_rows,
+        _apply_resident,
+        needs_resolver=True,
+        chunked=True,
     ),
     "insured": Importer(
         columns.INSURED,
@@ -77,6 +112,17 @@ IMPORTERS["key_population"] = Importer(
     key_populations.create_stage,
     key_populations.stage_rows,
     lambda connection, ctx, batch_id, user_id: key_populations.apply_key_populations(
+        connection, ctx.scope, batch_id=batch_id, user_id=user_id
+    ),
+)
+IMPORTERS["lapsed"] = Importer(
+    columns.LAPSED,
+    lambda values, ctx: lapsed_row(values, ctx.scope, ctx.region_code, ctx.today),
+    lambda row: (row["id_number"],),
+    SAME_PERSON,
+    lapsed.create_stage,
+    lapsed.stage_rows,
+    lambda connection, ctx, batch_id, user_id: lapsed.apply_lapsed(
         connection, ctx.scope, batch_id=batch_id, user_id=user_id
     ),
 )

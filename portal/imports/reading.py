@@ -46,6 +46,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -154,6 +155,10 @@ class Table:
             raise ReadError("表格已关闭。")
         self.skipped = []
         items = tuple(self.column_map.fields.items())
+        names = tuple(name for name, _ in items)
+        width = max((col for _, col in items), default=-1) + 1
+        # A row reaching every mapped column (nearly all of them) is picked in one C call.
+        pick = itemgetter(*(col for _, col in items)) if len(items) > 1 else None
         data_start = self.header_rows[-1]  # 1-based; data begins on the next row
         fill_plan = _merge_plan(self._merges, data_start, self.column_map.fields.values())
         active: dict[int, tuple[int, Any]] = {}  # column → (last 0-based row, value)
@@ -188,7 +193,10 @@ class Table:
                 ):
                     self.skipped.append(SkippedRow(number, "header", id_header))
                     continue
-            values = {name: (row[col] if col < n else "") for name, col in items}
+            if pick is not None and n >= width:
+                values = dict(zip(names, pick(row), strict=True))
+            else:
+                values = {name: (row[col] if col < n else "") for name, col in items}
             if fill_plan or active:
                 _fill_merged(number - 1, row, values, items, fill_plan, active)
             yield SourceRow(number, values, row)

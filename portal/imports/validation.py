@@ -4,6 +4,8 @@ Pure functions over plain values (plus a region lookup built once per import); t
 Chinese and go into the error workbook next to the original row.
 """
 
+import calendar
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -55,6 +57,9 @@ def parse_date(value) -> date | None:
         return None
 
 
+RESOLVED_CACHE = 100_000
+
+
 class RegionResolver:
     """Turns a region cell (12-digit code or a community name) into a community code in scope."""
 
@@ -69,8 +74,25 @@ class RegionResolver:
         self.by_name: dict[str, list[str]] = {}
         for code, name in rows:
             self.by_name.setdefault(name, []).append(code)
+        # A million rows name a few thousand communities: each distinct cell is resolved once.
+        self._resolved: dict[tuple, tuple[str | None, str | None]] = {}
+        # Held around the lookup below when another thread shares the session's connection.
+        self.lock: AbstractContextManager | None = None
 
     def resolve(self, value) -> tuple[str | None, str | None]:
+        key = (value.__class__, value)  # the class too: 1, 1.0 and True are equal keys
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable cell value
+            return self._resolve(value)
+        result = self._resolve(value)
+        if len(self._resolved) < RESOLVED_CACHE:
+            self._resolved[key] = result
+        return result
+
+    def _resolve(self, value) -> tuple[str | None, str | None]:
         raw = text(value)
         if not raw:
             return None, "缺少所属社区（村），请填写12位区划代码或社区名称"
@@ -80,7 +102,8 @@ class RegionResolver:
                 return None, f"区划代码「{raw}」应为12位数字"
             if code in self.codes:
                 return code, None
-            region = db.session.get(Region, code)
+            with self.lock or nullcontext():
+                region = db.session.get(Region, code)
             if region is None:
                 return None, f"区划代码「{raw}」不存在，请核对"
             if region.level != 5:
@@ -94,26 +117,42 @@ class RegionResolver:
         return None, f"在您的辖区内找不到名为「{raw}」的社区（村），请填写12位区划代码"
 
 
+def id_and_name(values: dict, today: date) -> tuple[str, str] | str:
+    """The normalised ID number and the name of a row of any list, or the reason it is rejected."""
+    check = idnumbers.normalize_id_number(values.get("id_number"), today)
+    if check.error:
+        return check.error
+    name = text(values.get("name"))
+    if not name:
+        return "缺少姓名"
+    if len(name) > 64:
+        return "姓名过长（超过64个字符）"
+    return check.value, name
+
+
+_BIRTH_DAYS: dict[str, date] = {}  # YYYYMMDD of valid ID numbers → the date
+
+
 def household_row(values: dict, resolver: RegionResolver, today: date) -> dict | str:
     """One household-register row as person columns, or the reason it is rejected.
 
     Runs once per row of files of a million rows: each cell is read once, and the birth date
     and sex come from the already validated ID by slicing.
     """
-    check = idnumbers.normalize_id_number(values.get("id_number"), today)
-    if check.error:
-        return check.error
-    id_number = check.value
-    name = text(values.get("name"))
-    if not name:
-        return "缺少姓名"
-    if len(name) > 64:
-        return "姓名过长（超过64个字符）"
+    identity = id_and_name(values, today)
+    if isinstance(identity, str):
+        return identity
+    id_number, name = identity
     sex = "1" if int(id_number[16]) % 2 else "2"
     given_sex = text(values.get("sex"))
     if given_sex and SEX_WORDS.get(given_sex) != sex:
         return f"性别「{given_sex}」与身份证号不符（身份证号为{'男' if sex == '1' else '女'}性）"
-    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    ymd = id_number[6:14]
+    born = _BIRTH_DAYS.get(ymd)
+    if born is None:
+        born = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+        if len(_BIRTH_DAYS) < 100_000:
+            _BIRTH_DAYS[ymd] = born
     given_birth = values.get("birth_date")
     if given_birth not in (None, ""):
         given = parse_date(given_birth)
@@ -121,12 +160,21 @@ def household_row(values: dict, resolver: RegionResolver, today: date) -> dict |
             return f"出生日期「{text(given_birth)}」无法识别"
         if given != born:
             return f"出生日期{given.isoformat()}与身份证号中的{born.isoformat()}不符"
-    phone = None
-    given_phone = text(values.get("phone"))
-    if given_phone:
-        phone = normalize_phone(given_phone)
-        if phone is None:
-            return f"联系电话「{given_phone}」不是有效的手机号或固定电话"
+    phone = values.get("phone")
+    if not (  # fast path: a mobile number as normalize_phone returns it
+        phone.__class__ is str
+        and len(phone) == 11
+        and phone.isascii()
+        and phone.isdigit()
+        and phone[0] == "1"
+        and phone[1] in "3456789"
+    ):
+        given_phone = text(phone)
+        phone = None
+        if given_phone:
+            phone = normalize_phone(given_phone)
+            if phone is None:
+                return f"联系电话「{given_phone}」不是有效的手机号或固定电话"
     region_code, error = resolver.resolve(values.get("region"))
     if error:
         return error
@@ -186,22 +234,28 @@ def scheme_code(value) -> str | None:
     return None
 
 
+def insured_region(raw: str, scope: Scope) -> tuple[str | None, str | None]:
+    """The insured place of an enrollment list (a region code, padded to 12 digits) if it lies
+    in the scope, else the reason it is rejected."""
+    if not raw.isdigit() or len(raw) > 12:
+        return None, f"参保地「{raw}」应为区划代码（最多12位数字）"
+    region = raw.ljust(12, "0")
+    if not scope.contains(region):
+        return None, f"参保地{region}不在您的管辖范围内"
+    return region, None
+
+
 def insured_row(values: dict, scope: Scope, default_region: str, today: date) -> dict | str:
     """One row of the insured extract as an enrollment record, or the reason it is rejected."""
-    check = idnumbers.normalize_id_number(values.get("id_number"), today)
-    if check.error:
-        return check.error
-    if not text(values.get("name")):
-        return "缺少姓名"
+    identity = id_and_name(values, today)
+    if isinstance(identity, str):
+        return identity
     scheme = scheme_code(values.get("scheme"))
     if scheme is None:
         return f"险种「{text(values.get('scheme'))}」无法识别，应为“职工医保”或“居民医保”"
-    region = text(values.get("insured_region")) or default_region
-    if not region.isdigit() or len(region) > 12:
-        return f"参保地「{region}」应为区划代码（最多12位数字）"
-    region = region.ljust(12, "0")
-    if not scope.contains(region):
-        return f"参保地{region}不在您的管辖范围内"
+    region, error = insured_region(text(values.get("insured_region")) or default_region, scope)
+    if error:
+        return error
     start = parse_date(values.get("start_date")) if text(values.get("start_date")) else None
     if text(values.get("start_date")) and start is None:
         return f"参保开始日期「{text(values.get('start_date'))}」无法识别"
@@ -215,13 +269,78 @@ def insured_row(values: dict, scope: Scope, default_region: str, today: date) ->
     if end is not None and end < start:
         return f"终止日期{end.isoformat()}早于开始日期{start.isoformat()}"
     return {
-        "id_number": check.value,
+        "id_number": identity[0],
         "scheme": scheme,
         "region_code": region,
         "start_date": start,
         "end_date": end,
         "status": status,
     }
+
+
+EARLIEST_STOP = date(1990, 1, 1)
+
+
+def month_end(value) -> date | None:
+    """The last day of a month cell: 2026-07, 202607, 2026年7月, 2026/7, or a date in the month."""
+    raw = text(value).replace("年", "-").replace("月", "").replace("/", "-").replace(".", "-")
+    if raw.isdigit() and len(raw) == 6:
+        raw = f"{raw[:4]}-{raw[4:]}"
+    parts = raw.split("-")
+    if len(parts) == 2 and len(parts[0]) == 4 and all(p.isdigit() for p in parts):
+        year, month = int(parts[0]), int(parts[1])
+        if not 1 <= month <= 12:
+            return None
+    else:
+        day = parse_date(value)
+        if day is None:
+            return None
+        year, month = day.year, day.month
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def stop_date(values: dict, today: date) -> date | str:
+    """The day contributions stopped: the 停保日期 cell, else the last day of the last paid month;
+    or the reason it is rejected."""
+    given = text(values.get("stop_date"))
+    if given:
+        stop = parse_date(values["stop_date"])
+        if stop is None:
+            return f"停保日期「{given}」无法识别"
+    else:
+        month = text(values.get("last_paid_month"))
+        if not month:
+            return "缺少停保日期（或末次缴费年月）"
+        stop = month_end(values["last_paid_month"])
+        if stop is None:
+            return f"末次缴费年月「{month}」无法识别，应写成如 2026-07 或 202607"
+    if stop > today:
+        return f"停保日期{stop.isoformat()}在今天之后，断缴人员名单只登记已经停止缴费的人员"
+    if stop < EARLIEST_STOP:
+        return f"停保日期{stop.isoformat()}早于1990年，请核对"
+    return stop
+
+
+def lapsed_row(values: dict, scope: Scope, default_region: str, today: date) -> dict | str:
+    """One row of a lapsed list (断缴人员) as (ID, insured place, stop date), or the reason it is
+    rejected. Only employee insurance lapses: resident insurance is paid year by year."""
+    identity = id_and_name(values, today)
+    if isinstance(identity, str):
+        return identity
+    given_scheme = text(values.get("scheme"))
+    if given_scheme and scheme_code(given_scheme) != "employee":
+        return (
+            f"险种「{given_scheme}」：断缴人员名单只登记职工医保的停保，"
+            "居民医保请随参保人员名单导入"
+        )
+    place = text(values.get("insured_region")) or text(values.get("region")) or default_region
+    region, error = insured_region(place, scope)
+    if error:
+        return error
+    stop = stop_date(values, today)
+    if isinstance(stop, str):
+        return stop
+    return {"id_number": identity[0], "region_code": region, "stop_date": stop}
 
 
 # Words offices write in a category column, matched against each part of the cell.
@@ -277,11 +396,9 @@ def key_population_row(values: dict, fixed_category: str | None, today: date) ->
     """One row of a key-population list as (ID, category bits), or the reason it is rejected."""
     from portal.persons.codes import KEY_POPULATION_BY_CODE
 
-    check = idnumbers.normalize_id_number(values.get("id_number"), today)
-    if check.error:
-        return check.error
-    if not text(values.get("name")):
-        return "缺少姓名"
+    identity = id_and_name(values, today)
+    if isinstance(identity, str):
+        return identity
     given = text(values.get("category"))
     if given:
         bits = category_bits(given)
@@ -291,4 +408,4 @@ def key_population_row(values: dict, fixed_category: str | None, today: date) ->
         bits = KEY_POPULATION_BY_CODE[fixed_category].bit
     else:
         return "缺少人员类别"
-    return {"id_number": check.value, "bits": bits}
+    return {"id_number": identity[0], "bits": bits}

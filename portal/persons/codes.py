@@ -51,12 +51,18 @@ FILE_STATES = (
     ("unassigned", "待分配"),
     ("assigned", "待走访"),
     ("following", "跟进中"),
+    ("pending_confirmation", "待比对确认"),  # paid / enrolled here: the next comparison confirms
+    ("pending_review", "待审核"),  # a proposed closure the supervisor reviews
     ("enrolled", "已参保"),
     ("exempt", "已核销"),
     ("declined", "拒绝参保"),
 )
 FILE_STATE_LABELS = dict(FILE_STATES)
-OPEN_FILE_STATES = ("unassigned", "assigned", "following")
+CLOSED_FILE_STATES = ("enrolled", "exempt")
+# Everything not closed; a declined file stays in the ledger and comes back next period.
+OPEN_FILE_STATES = tuple(code for code, _ in FILE_STATES if code not in CLOSED_FILE_STATES)
+# On a grid worker's task list: the files waiting for their visit.
+WORK_STATES = ("assigned", "following")
 
 FILE_TYPES = (("uninsured", "未参保"), ("lapsed", "断缴"))
 FILE_TYPE_LABELS = dict(FILE_TYPES)

@@ -23,6 +23,11 @@ ID_TAIL = re.compile(r"^[0-9]{3,5}[0-9X]$")  # the last 4–6 characters of an I
 PHONE_TAIL = re.compile(r"^[0-9]{4}$")
 ALL = ("", "全部")
 PHONE_MESSAGE = "联系电话格式不正确：应为 11 位手机号（1 开头）或带区号的固定电话。"
+# The key-population filter: any government-paid group, or one group (also the desk's filter).
+KEY_POPULATION_CHOICES = (
+    (GOVERNMENT_PAID, "政府资助人群（任一）"),
+    *((k.code, k.label) for k in codes.KEY_POPULATIONS),
+)
 
 
 def _id_query(raw: str | None) -> str:
@@ -52,15 +57,7 @@ class PersonSearchForm(SearchForm):
         "参保类型", validators=[Optional()], choices=options([ALL, *codes.SCHEMES])
     )
     key_population = SelectField(
-        "重点人群",
-        validators=[Optional()],
-        choices=options(
-            [
-                ALL,
-                (GOVERNMENT_PAID, "政府资助人群（任一）"),
-                *((k.code, k.label) for k in codes.KEY_POPULATIONS),
-            ]
-        ),
+        "重点人群", validators=[Optional()], choices=options([ALL, *KEY_POPULATION_CHOICES])
     )
     file_state = SelectField(
         "档案状态",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,6 +33,9 @@ class Person(db.Model):
     """One person of the whole-population file, keyed by the normalised 18-character ID."""
 
     __tablename__ = "person"
+    # Half of each page left free: the comparison's status update of every person stays HOT
+    # (heap-only, no index entries); see migration 0006.
+    __table_args__ = {"postgresql_with": {"fillfactor": 50}}
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -43,6 +47,7 @@ class Person(db.Model):
     hukou_region_code: Mapped[str | None] = mapped_column(String(12))
     address: Mapped[str | None] = mapped_column(String(200))
     in_register: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_resident_list: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     key_populations: Mapped[int] = mapped_column(Integer, default=0)  # bit mask, see codes.py
     e_credential: Mapped[bool] = mapped_column(Boolean, default=False)
     insured_status: Mapped[str] = mapped_column(String(16), default="unknown")
@@ -68,6 +73,8 @@ class PersonFile(db.Model):
     __table_args__ = (
         UniqueConstraint("person_id", "year"),
         Index("ix_person_file_region_state", "region_code", "state"),
+        # The grid worker's task list: their files in the states of work.
+        Index("ix_person_file_assignee_state", "assignee_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -81,8 +88,14 @@ class PersonFile(db.Model):
     file_type: Mapped[str] = mapped_column(String(16), default="uninsured")
     reason_code: Mapped[str | None] = mapped_column(String(32))
     filing_flag: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(16), default="unassigned")
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    state: Mapped[str] = mapped_column(String(24), default="unassigned")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_date: Mapped[date | None] = mapped_column(Date)  # set by the supervisor when assigning
+    follow_up_on: Mapped[date | None] = mapped_column(Date)  # the last visit's next follow-up
+    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Credited with the conversion when a comparison closes the file (else the assignee).
+    last_visitor_id: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     close_cause: Mapped[str | None] = mapped_column(String(32))

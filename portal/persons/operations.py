@@ -74,11 +74,13 @@ def _audit(actor, action: str, person: Person, detail: dict | None = None) -> No
     )
 
 
-def reveal(actor, person: Person) -> None:
-    """Allow one response to show the full numbers, and log it; 403 without the grant."""
+def reveal(actor, person: Person, via: str | None = None) -> None:
+    """Allow one response to show the full numbers, and log it; 403 without the grant.
+
+    via: how the numbers were asked for when not the person page (e.g. "call": tap-to-call)."""
     if not may_reveal(actor, person):
         abort(403)
-    _audit(actor, "person.reveal", person)
+    _audit(actor, "person.reveal", person, {"via": via} if via else None)
 
 
 # --- editing with optimistic locking ----------------------------------------------------------

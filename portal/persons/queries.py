@@ -23,6 +23,7 @@ from portal.persons import codes
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions import codes as region_codes
 from portal.regions.models import Region
+from portal.visits.codes import OUTCOME_LABELS, REVIEW_STATE_LABELS
 
 # A dropdown of regions longer than this is useless on a phone: a coarser level is offered.
 REGION_CHOICES_LIMIT = 500
@@ -31,7 +32,14 @@ NO_FILE = "none"  # file-state filter: persons without a file
 HISTORY_LIMIT = 200
 
 SEX_LABELS = {"1": "男", "2": "女"}
-CAUSE_LABELS = {"import": "导入", "comparison": "比对", "edit": "修改", "visit": "走访"}
+CAUSE_LABELS = {
+    "import": "导入",
+    "comparison": "比对",
+    "edit": "修改",
+    "visit": "走访",
+    "assign": "分配",
+    "review": "审核",
+}
 FIELD_LABELS = {
     "id_number": "公民身份号码",
     "name": "姓名",
@@ -42,6 +50,7 @@ FIELD_LABELS = {
     "hukou_region_code": "户籍地",
     "address": "现住址",
     "in_register": "户籍名册",
+    "in_resident_list": "常住人口名册",
     "key_populations": "重点人群",
     "e_credential": "医保电子凭证",
     "insured_status": "参保状态",
@@ -49,6 +58,12 @@ FIELD_LABELS = {
     "insured_region_code": "参保地",
     "file_state": "档案状态",
     "reason_code": "未参保原因",
+    "assignee_id": "负责网格员",
+    "due_date": "截止日期",
+    "follow_up_on": "下次跟进",
+    "visit_outcome": "走访结果",
+    "review": "审核结果",
+    "review_comment": "审核意见",
 }
 SECRET_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
 REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code"}
@@ -293,10 +308,20 @@ def user_names(user_ids: set[int]) -> dict[int, str]:
     return dict(rows.all())
 
 
-def format_value(field: str, value, revealed: bool, regions: dict[str, str]) -> str:
-    """One history value as shown: Chinese labels, names of regions, masked secrets."""
+def format_value(
+    field: str, value, revealed: bool, regions: dict[str, str], users: dict[int, str] | None = None
+) -> str:
+    """One history value as shown: Chinese labels, names of regions and users, masked secrets."""
+    if field == "assignee_id" and value is None:
+        return "（未分配）"
     if value is None or value == "":
         return "（空）"
+    if field == "assignee_id":
+        return (users or {}).get(value, f"用户 {value}")
+    if field == "visit_outcome":
+        return OUTCOME_LABELS.get(value, str(value))
+    if field == "review":
+        return REVIEW_STATE_LABELS.get(value, str(value))
     if field in SECRET_FIELDS:
         return str(value) if revealed else SECRET_FIELDS[field](str(value))
     if field in REGION_FIELDS:
@@ -328,7 +353,15 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
             .limit(HISTORY_LIMIT)
         )
     )
-    names = user_names({r.user_id for r in rows})
+    names = user_names(
+        {r.user_id for r in rows}
+        | {
+            v
+            for r in rows
+            for v in (r.changes or {}).get("assignee_id") or ()
+            if isinstance(v, int)
+        }
+    )
     codes_ = {
         v
         for r in rows
@@ -344,8 +377,8 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
         fields = [
             FieldChange(
                 FIELD_LABELS.get(field, field),
-                format_value(field, pair[0], revealed, regions),
-                format_value(field, pair[1], revealed, regions),
+                format_value(field, pair[0], revealed, regions, names),
+                format_value(field, pair[1], revealed, regions, names),
             )
             for field, pair in changes.items()
             if isinstance(pair, list) and len(pair) == 2

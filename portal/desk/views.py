@@ -1,0 +1,252 @@
+"""The desk pages (工作台): townships, one township's desk, bulk actions, the review queue."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from permissions import can, requires, scope_for
+from portal.desk import assignment, queries
+from portal.desk.forms import (
+    AssignForm,
+    AutoAssignForm,
+    DeskFilterForm,
+    HandoverForm,
+    ReviewForm,
+    first_error,
+)
+from portal.extensions import db
+from portal.forms import options
+from portal.persons import codes
+from portal.persons.queries import region_choices
+from portal.timeutil import local_today
+from portal.visits import review
+from portal.visits.codes import METHOD_LABELS, OUTCOME_LABELS
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+TOWNSHIPS_PER_PAGE = 50
+FILES_PER_PAGE = 50
+REVIEWS_PER_PAGE = 20
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _partial() -> bool:
+    """An htmx request swapping a part (a history restore needs the whole page)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+@bp.route("/")
+@requires("desk.view")
+def index():
+    actor = _actor()
+    page = db.paginate(
+        queries.townships_query(actor),
+        per_page=TOWNSHIPS_PER_PAGE,
+        max_per_page=TOWNSHIPS_PER_PAGE,
+        error_out=False,
+    )
+    if page.total == 1 and page.page == 1:
+        return redirect(url_for("desk.township", township_code=page.items[0].code))
+    figures = queries.township_figures(actor, page.items)
+    return render_template("desk/index.html", page=page, figures=figures)
+
+
+# --- one township -----------------------------------------------------------------------------
+
+
+def _filter_form(township, formdata) -> DeskFilterForm:
+    form = DeskFilterForm(formdata)
+    _, communities = region_choices(
+        scope_for(_actor(), "desk.view"), within=township.prefix, levels=(5,)
+    )
+    form.set_communities(communities)
+    return form
+
+
+def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=()):
+    """The desk page (or, for htmx, its file section) with the given forms' values."""
+    actor = _actor()
+    filters = filter_form.filters() if filter_form.validate() else queries.DeskFilters()
+    page = db.paginate(
+        queries.files_query(actor, township, filters),
+        per_page=current_app.config.get("DESK_FILES_PER_PAGE", FILES_PER_PAGE),
+        max_per_page=100,
+        error_out=False,
+    )
+    may_assign = can(actor, "file.assign", township.code)
+    workers = assignment.worker_choices(township)
+    assign_form = assign_form or AssignForm(formdata=None)
+    assign_form.worker.choices = options(
+        [("", "— 请选择网格员 —")] + [(str(w.id), w.display_name) for w in workers]
+    )
+    context = {
+        "township": township,
+        "filter_form": filter_form,
+        "filters": filters,
+        "assign_form": assign_form,
+        "page": page,
+        "rows": queries.file_rows(page.items),
+        "may_assign": may_assign,
+        "error": error,
+        "ticked": set(ticked),
+        "link_args": {"township_code": township.code, **filters.args()},
+        "today": local_today(),
+        "state_labels": codes.FILE_STATE_LABELS,
+        "reason_labels": codes.REASON_LABELS,
+    }
+    if _partial():
+        return render_template("desk/_files.html", **context)
+    desk_workers = queries.desk_workers(township)
+    handover_choices = [("", "— 请选择 —"), ("none", "收回待分配")] + [
+        (str(w.id), w.display_name) for w in workers
+    ]
+    return render_template(
+        "desk/township.html",
+        **context,
+        figures=queries.township_figures(actor, [township])[township.code],
+        workers=desk_workers,
+        handover_choices=handover_choices,
+        auto_form=AutoAssignForm(formdata=None),
+        may_review=can(actor, "file.review", township.code),
+    )
+
+
+@bp.route("/<township_code>")
+@requires("desk.view")
+def township(township_code: str):
+    region = queries.get_township_or_404(township_code, _actor())
+    return _render_desk(region, _filter_form(region, request.args))
+
+
+def _back_to_desk(township, filters: queries.DeskFilters | None = None):
+    args = filters.args() if filters else {}
+    return redirect(url_for("desk.township", township_code=township.code, **args))
+
+
+@bp.route("/<township_code>/assign", methods=["POST"])
+@requires("file.assign")
+def assign(township_code: str):
+    actor = _actor()
+    region = queries.get_township_or_404(township_code, actor)
+    filter_form = _filter_form(region, request.form)
+    form = AssignForm()
+    ticked = form.file_ids.data or []
+    error = None
+    if form.validate_on_submit() and filter_form.validate():
+        filters = filter_form.filters()
+        selection = (
+            assignment.Selection(filters=filters)
+            if form.selection.data == "filter"
+            else assignment.Selection(file_ids=tuple(ticked))
+        )
+        try:
+            worker, outcome = assignment.assign(
+                actor, region, selection, form.worker.data, form.due_date.data
+            )
+        except assignment.AssignmentRefused as exc:
+            error = str(exc)
+        else:
+            flash(assignment.assign_message(outcome, worker.display_name), "success")
+            return _back_to_desk(region, filters)
+    else:
+        error = first_error(form, filter_form)
+    # Nothing was saved: the page comes back with the ticks, the worker and the date kept.
+    return _render_desk(region, filter_form, assign_form=form, error=error, ticked=ticked)
+
+
+@bp.route("/<township_code>/auto-assign", methods=["POST"])
+@requires("file.assign")
+def auto_assign(township_code: str):
+    actor = _actor()
+    region = queries.get_township_or_404(township_code, actor)
+    form = AutoAssignForm()
+    if not form.validate_on_submit():
+        flash(first_error(form) or "提交有误，请重试。", "error")
+        return _back_to_desk(region)
+    try:
+        outcome = assignment.auto_assign(actor, region, form.due_date.data)
+    except assignment.AssignmentRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(assignment.auto_assign_message(outcome), "success")
+    return _back_to_desk(region)
+
+
+@bp.route("/<township_code>/handover", methods=["POST"])
+@requires("file.assign")
+def handover(township_code: str):
+    actor = _actor()
+    region = queries.get_township_or_404(township_code, actor)
+    form = HandoverForm()
+    if not form.validate_on_submit():
+        flash(first_error(form) or "提交有误，请重试。", "error")
+        return _back_to_desk(region)
+    try:
+        leaving, receiving, outcome = assignment.handover(
+            actor, region, form.from_worker.data, form.to_worker.data
+        )
+    except assignment.AssignmentRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(assignment.handover_message(leaving, receiving, outcome), "success")
+    return _back_to_desk(region)
+
+
+# --- the review queue -------------------------------------------------------------------------
+
+
+def _render_reviews(township, *, forms=None, error=None, error_visit=None):
+    actor = _actor()
+    page = db.paginate(
+        queries.in_township(review.pending_query(actor), township),
+        per_page=REVIEWS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "desk/reviews.html",
+        township=township,
+        page=page,
+        rows=queries.review_rows(page.items),
+        forms=forms or {},
+        error=error,
+        error_visit=error_visit,
+        empty_form=ReviewForm(formdata=None),
+        outcome_labels=OUTCOME_LABELS,
+        method_labels=METHOD_LABELS,
+        reason_labels=codes.REASON_LABELS,
+        link_args={"township_code": township.code},
+    )
+
+
+@bp.route("/<township_code>/reviews")
+@requires("file.review")
+def reviews(township_code: str):
+    region = queries.get_township_or_404(township_code, _actor())
+    return _render_reviews(region)
+
+
+@bp.route("/reviews/<int:visit_id>", methods=["POST"])
+@requires("file.review")
+def decide(visit_id: int):
+    actor = _actor()
+    visit = review.get_pending_or_404(visit_id, actor)
+    region = queries.get_township_or_404(queries.township_of(visit.region_code), actor)
+    form = ReviewForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            review.decide(actor, visit, form.decision.data or "", form.comment.data or "")
+        except review.ReviewRefused as exc:
+            error = str(exc)
+        else:
+            done = "已通过，档案已核销。" if form.decision.data == "approve" else "已退回给网格员。"
+            flash(done, "success")
+            return redirect(url_for("desk.reviews", township_code=region.code))
+    else:
+        error = first_error(form)
+    # The comment the supervisor typed stays in its box.
+    return _render_reviews(region, forms={visit.id: form}, error=error, error_visit=visit.id)

@@ -1,0 +1,207 @@
+"""Reads of the grid worker's task list and file page, scoped through permissions/.
+
+A task is a file the user is to visit: every read starts from `scoped_files`, which applies
+`scope_for(actor, "visit.record").clause(PersonFile.region_code, PersonFile.assignee_id)` (a grid
+worker's scope is assigned-only), so a file outside it is simply not found. The list is the
+actor's own files in the states of work, ordered by priority in SQL.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import abort
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import contains_eager
+
+from permissions import scope_for
+from portal.extensions import db
+from portal.persons import codes
+from portal.persons import queries as person_queries
+from portal.persons.models import Person, PersonFile
+from portal.timeutil import local_today
+from portal.visits.codes import OUTCOMES, Outcome
+from portal.visits.models import Visit
+from portal.workflow import transitions
+
+ACTION = "visit.record"
+# The actor's files that wait for someone else, not for a visit: shown as counts only.
+WAITING_STATES = ("pending_confirmation", "pending_review")
+RECENT_VISITS = 5
+SHORT_ADDRESS = 18  # characters of the address a list row shows
+
+
+def scoped_files(actor):
+    """SELECT files (their person eagerly joined) in the actor's visit.record scope."""
+    scope = scope_for(actor, ACTION)
+    return (
+        select(PersonFile)
+        .join(Person, Person.id == PersonFile.person_id)
+        .options(contains_eager(PersonFile.person))
+        .where(scope.clause(PersonFile.region_code, PersonFile.assignee_id))
+    )
+
+
+def get_task_or_404(file_id: int, actor) -> PersonFile:
+    """One file in the actor's visit.record scope; outside it, 404 (not found, not forbidden)."""
+    file = db.session.scalar(scoped_files(actor).where(PersonFile.id == file_id))
+    if file is None:
+        abort(404)
+    return file
+
+
+# --- the task list ----------------------------------------------------------------------------
+
+
+def priority_order(today: date) -> tuple:
+    """ORDER BY terms: government-paid key populations, then overdue, then follow-ups due, then
+    the rest; within a group the most urgent first, then by due date, then the oldest file."""
+    government_paid = Person.key_populations.op("&")(codes.GOVERNMENT_PAID_MASK) != 0
+    overdue = PersonFile.due_date < today
+    follow_up_due = PersonFile.follow_up_on <= today
+    group = case((government_paid, 0), (overdue, 1), (follow_up_due, 2), else_=3)
+    urgency = case((overdue, 0), (follow_up_due, 1), else_=2)
+    no_due_date = case((PersonFile.due_date.is_(None), 1), else_=0)
+    return (
+        group,
+        urgency,
+        no_due_date,
+        PersonFile.due_date,
+        PersonFile.opened_at,
+        PersonFile.id,
+    )
+
+
+def tasks_query(actor, filters: person_queries.PersonFilters, today: date | None = None):
+    """The actor's own files to visit, matching the search, in priority order."""
+    query = scoped_files(actor).where(
+        PersonFile.assignee_id == actor.id, PersonFile.state.in_(codes.WORK_STATES)
+    )
+    query = person_queries.apply_filters(query, filters)
+    return query.order_by(*priority_order(today or local_today()))
+
+
+def waiting_counts(actor) -> dict[str, int]:
+    """How many of the actor's files wait for a comparison or a review, by state."""
+    rows = db.session.execute(
+        select(PersonFile.state, func.count())
+        .where(
+            scope_for(actor, ACTION).clause(PersonFile.region_code, PersonFile.assignee_id),
+            PersonFile.assignee_id == actor.id,
+            PersonFile.state.in_(WAITING_STATES),
+        )
+        .group_by(PersonFile.state)
+    ).all()
+    found = dict(rows)
+    return {state: int(found.get(state, 0)) for state in WAITING_STATES}
+
+
+@dataclass(frozen=True)
+class Due:
+    """One "what is due" tag of a row: a CSS class and its Chinese text."""
+
+    kind: str  # over / today / date
+    label: str
+
+
+def month_day(day: date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def due_tags(file: PersonFile, today: date) -> list[Due]:
+    tags = []
+    if file.due_date is not None and file.due_date < today:
+        tags.append(Due("over", "逾期"))
+    if file.follow_up_on is not None and file.follow_up_on <= today:
+        tags.append(Due("today", "今日跟进"))
+    if file.due_date is not None and file.due_date >= today:
+        tags.append(Due("date", f"截止 {month_day(file.due_date)}"))
+    return tags
+
+
+def short_address(address: str | None, community: str | None = None) -> str:
+    """The part of the address a worker needs: after the community's name, cut short."""
+    text = (address or "").strip()
+    if community and community in text:
+        text = text.split(community, 1)[1].strip(" ，,") or text
+    if len(text) > SHORT_ADDRESS:
+        text = text[: SHORT_ADDRESS - 1] + "…"
+    return text
+
+
+@dataclass
+class TaskRow:
+    """One line of the task list (the ID number is masked by the template)."""
+
+    file: PersonFile
+    person: Person
+    region_name: str
+    address: str
+    due: list[Due]
+    government_paid: list[codes.KeyPopulation]
+
+
+def task_rows(files: list[PersonFile], today: date | None = None) -> list[TaskRow]:
+    today = today or local_today()
+    names = person_queries.region_names({f.region_code for f in files})
+    rows = []
+    for file in files:
+        region_name = names.get(file.region_code, file.region_code)
+        rows.append(
+            TaskRow(
+                file=file,
+                person=file.person,
+                region_name=region_name,
+                address=short_address(file.person.address, region_name),
+                due=due_tags(file, today),
+                government_paid=[
+                    k
+                    for k in person_queries.key_populations(file.person.key_populations)
+                    if k.government_paid
+                ],
+            )
+        )
+    return rows
+
+
+# --- the file page ----------------------------------------------------------------------------
+
+
+def offered_outcomes(actor, file: PersonFile) -> list[Outcome]:
+    """The outcomes whose workflow action the actor may take on the file now."""
+    allowed = {}
+    for outcome in OUTCOMES:
+        if outcome.action not in allowed:
+            allowed[outcome.action] = transitions.may(actor, file, outcome.action)
+    return [o for o in OUTCOMES if allowed[o.action]]
+
+
+def recent_visits(file: PersonFile, limit: int = RECENT_VISITS) -> list[Visit]:
+    """The person's last visits (of any year's file), newest first."""
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.person_id == file.person_id)
+            .order_by(Visit.at.desc(), Visit.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def file_context(actor, file: PersonFile) -> dict:
+    """What the file page shows besides the form."""
+    person = file.person
+    today = local_today()
+    visits = recent_visits(file)
+    community = person_queries.region_names({file.region_code}).get(file.region_code)
+    return {
+        "file": file,
+        "person": person,
+        "community": community or file.region_code,
+        "age": person_queries.age(person.birth_date, today),
+        "key_populations": person_queries.key_populations(person.key_populations),
+        "due": due_tags(file, today),
+        "visits": visits,
+        "visitors": person_queries.user_names({v.user_id for v in visits}),
+        "outcomes": offered_outcomes(actor, file),
+        "today": today,
+    }

@@ -1,0 +1,145 @@
+"""The grid worker's pages (我的任务): the task list, a file with its visit form, the call."""
+
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from permissions import requires
+from portal.extensions import db
+from portal.persons import codes
+from portal.persons import operations as person_ops
+from portal.persons.queries import SEX_LABELS
+from portal.tasks import queries
+from portal.tasks.forms import TaskSearchForm, VisitForm
+from portal.visits import codes as visit_codes
+from portal.visits.operations import VisitConflict, VisitRefused, form_token, record_visit
+from portal.visits.progress import progress_of
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+PER_PAGE = 50
+SAVED = "tasks.saved_visit"  # session key: the visit just saved, so its device draft is cleared
+# What the worker is told after each kind of workflow action.
+AFTER = {
+    "report_paid": "，待下次比对确认",
+    "propose_close": "，已提交督导审核",
+}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+@bp.route("/")
+@requires("visit.record")
+def index():
+    actor = _actor()
+    form = TaskSearchForm(request.args)
+    page = rows = None
+    if form.validate():
+        page = db.paginate(
+            queries.tasks_query(actor, form.filters()),
+            per_page=PER_PAGE,
+            max_per_page=PER_PAGE,
+            error_out=False,
+        )
+        rows = queries.task_rows(page.items)
+    return render_template(
+        "tasks/index.html",
+        form=form,
+        page=page,
+        rows=rows,
+        progress=progress_of([actor.id])[actor.id],
+        waiting=queries.waiting_counts(actor),
+        saved=session.pop(SAVED, None),
+    )
+
+
+def _lock_to_current(form: VisitForm, file) -> None:
+    """After a conflict: the worker's input stays, resubmitting applies it to the file as now."""
+    form.version.data = file.version
+    form.version.raw_data = [str(file.version)]
+    form.token.data = form_token(file)
+
+
+def _render_file(file, form: VisitForm, *, status: int = 200, error=None, conflict=None):
+    actor = _actor()
+    context = queries.file_context(actor, file)
+    return render_template(
+        "tasks/detail.html",
+        **context,
+        form=form,
+        error=error,
+        conflict=conflict,
+        submitted=request.method == "POST",
+        may_call=bool(file.person.phone) and person_ops.may_reveal(actor, file.person),
+    ), status
+
+
+@bp.route("/<int:file_id>")
+@requires("visit.record")
+def detail(file_id: int):
+    file = queries.get_task_or_404(file_id, _actor())
+    form = VisitForm(
+        data={
+            "idempotency_key": str(uuid.uuid4()),
+            "version": file.version,
+            "token": form_token(file),
+        }
+    )
+    return _render_file(file, form)
+
+
+@bp.route("/<int:file_id>/visit", methods=["GET", "POST"])
+@requires("visit.record")
+def visit(file_id: int):
+    actor = _actor()
+    file = queries.get_task_or_404(file_id, actor)
+    if request.method == "GET":  # e.g. back from signing in again: the form is on the file page
+        return redirect(url_for("tasks.detail", file_id=file.id))
+    form = VisitForm()
+    if not form.validate_on_submit():
+        return _render_file(file, form, status=422)
+    data = form.visit_input()
+    try:
+        result = record_visit(actor, file, data)
+    except VisitRefused as refused:
+        return _render_file(file, form, status=422, error=str(refused))
+    except VisitConflict as conflict:
+        _lock_to_current(form, file)
+        return _render_file(file, form, status=422, conflict=conflict.fields)
+    outcome = visit_codes.OUTCOME_BY_CODE[result.visit.outcome]
+    message = f"已记录走访：{file.person.name}，{outcome.label}{AFTER.get(outcome.action, '')}。"
+    if result.replayed:
+        message += "（此前已提交过，未重复保存）"
+    flash(message, "success")
+    session[SAVED] = {"file": file.id, "key": data.idempotency_key}
+    return redirect(url_for("tasks.index"))
+
+
+@bp.route("/<int:file_id>/call", methods=["GET", "POST"])
+@requires("visit.record")
+def call(file_id: int):
+    """The full phone number as a tap-to-call link, in this one response; the reveal is logged."""
+    actor = _actor()
+    file = queries.get_task_or_404(file_id, actor)
+    person = file.person
+    if request.method == "GET" or not person.phone:
+        if request.method == "POST":
+            flash("该人员没有登记联系电话。", "warning")
+        return redirect(url_for("tasks.detail", file_id=file.id))
+    person_ops.reveal(actor, person, via="call")
+    return render_template("tasks/call.html", file=file, person=person)
+
+
+@bp.context_processor
+def _labels():
+    return {
+        "sex_labels": SEX_LABELS,
+        "state_labels": codes.FILE_STATE_LABELS,
+        "reason_labels": codes.REASON_LABELS,
+        "method_labels": visit_codes.METHOD_LABELS,
+        "outcome_labels": visit_codes.OUTCOME_LABELS,
+        "review_labels": visit_codes.REVIEW_STATE_LABELS,
+    }

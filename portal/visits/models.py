@@ -1,0 +1,40 @@
+"""One visit of a grid worker to a person, and the review of the closure it may propose."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.persons.models import BigId
+from portal.timeutil import utcnow
+
+
+class Visit(db.Model):
+    __tablename__ = "visit"
+    __table_args__ = (
+        # A submit retried by a flaky network or a double tap carries the same key: one visit.
+        UniqueConstraint("user_id", "idempotency_key"),
+        Index("ix_visit_file_at", "file_id", "at"),
+        Index("ix_visit_user_at", "user_id", "at"),
+        # The review queue: pending proposals of a region.
+        Index("ix_visit_region_review", "region_code", "review_state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_id: Mapped[int] = mapped_column(BigId)  # no FK: see PersonFile.person_id
+    person_id: Mapped[int] = mapped_column(BigId)
+    region_code: Mapped[str] = mapped_column(String(12))  # the file's community: the scope
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(24))
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+    idempotency_key: Mapped[str] = mapped_column(String(36))
+    # A closing outcome is a proposal: pending → approved / returned by a supervisor.
+    review_state: Mapped[str | None] = mapped_column(String(16))
+    reviewer_id: Mapped[int | None] = mapped_column(Integer)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    review_comment: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,79 @@
+"""Work figures per grid worker: open files, overdue, visits this week, conversions this month.
+
+One grouped query per figure over the given workers (never a loop over files). The caller has
+already chosen the workers through permissions/ (the desk: workers in the actor's scope; the
+phone: the worker themselves).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.persons.codes import OPEN_FILE_STATES, WORK_STATES
+from portal.persons.models import PersonFile
+from portal.timeutil import local_midnight_utc, local_today
+from portal.visits.models import Visit
+
+
+@dataclass(frozen=True)
+class Progress:
+    open_files: int = 0  # every open file held (incl. pending confirmation / review)
+    to_visit: int = 0  # on the task list: assigned or following
+    overdue: int = 0  # to visit, with a due date before today
+    visits_this_week: int = 0
+    conversions_this_month: int = 0  # files closed as enrolled, credited to the worker
+
+
+def week_start(today: date) -> date:
+    return today - timedelta(days=today.weekday())
+
+
+def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Progress]:
+    """Figures for each user id (users with nothing get zeros)."""
+    today = today or local_today()
+    if not user_ids:
+        return {}
+    files = db.session.execute(
+        select(
+            PersonFile.assignee_id,
+            func.count(),
+            func.count().filter(PersonFile.state.in_(WORK_STATES)),
+            func.count().filter(PersonFile.state.in_(WORK_STATES), PersonFile.due_date < today),
+        )
+        .where(PersonFile.assignee_id.in_(user_ids), PersonFile.state.in_(OPEN_FILE_STATES))
+        .group_by(PersonFile.assignee_id)
+    ).all()
+    visits = dict(
+        db.session.execute(
+            select(Visit.user_id, func.count())
+            .where(Visit.user_id.in_(user_ids), Visit.at >= _utc(week_start(today)))
+            .group_by(Visit.user_id)
+        ).all()
+    )
+    conversions = dict(
+        db.session.execute(
+            select(PersonFile.credited_user_id, func.count())
+            .where(
+                PersonFile.credited_user_id.in_(user_ids),
+                PersonFile.state == "enrolled",
+                PersonFile.closed_at >= _utc(today.replace(day=1)),
+            )
+            .group_by(PersonFile.credited_user_id)
+        ).all()
+    )
+    by_user = {row[0]: row[1:] for row in files}
+    return {
+        uid: Progress(
+            *(int(v) for v in by_user.get(uid, (0, 0, 0))),
+            visits_this_week=int(visits.get(uid, 0)),
+            conversions_this_month=int(conversions.get(uid, 0)),
+        )
+        for uid in user_ids
+    }
+
+
+def _utc(day: date) -> datetime:
+    """Local midnight of `day` as the naive UTC datetime the tables store."""
+    return local_midnight_utc(day)

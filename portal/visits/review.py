@@ -1,0 +1,71 @@
+"""The supervisor's review of a proposed closure: approve (the file is closed as exempt) or
+send it back to the worker with a comment. Every decision goes into the file's history."""
+
+from flask import abort
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from permissions import scope_for
+from portal.extensions import db
+from portal.persons.models import PersonFile
+from portal.timeutil import utcnow
+from portal.visits.models import Visit
+from portal.workflow import transitions
+
+DECISIONS = {"approve": ("approve_close", "approved"), "return": ("return_close", "returned")}
+
+
+class ReviewRefused(Exception):
+    """A decision that cannot be made, with a Chinese message."""
+
+
+def pending_query(actor):
+    """Proposals waiting for the actor's review, oldest first, within the file.review scope."""
+    scope = scope_for(actor, "file.review")
+    return (
+        select(Visit)
+        .where(Visit.review_state == "pending", scope.clause(Visit.region_code))
+        .order_by(Visit.at, Visit.id)
+    )
+
+
+def get_pending_or_404(visit_id: int, actor) -> Visit:
+    visit = db.session.scalar(pending_query(actor).where(Visit.id == visit_id).order_by(None))
+    if visit is None:
+        abort(404)
+    return visit
+
+
+def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
+    """Approve or return one proposal (no commit)."""
+    if decision not in DECISIONS:
+        raise ReviewRefused("请选择“通过”或“退回”。")
+    comment = comment.strip()
+    if decision == "return" and not comment:
+        raise ReviewRefused("退回时请写明原因，网格员会看到这条意见。")
+    action, review_state = DECISIONS[decision]
+    file = db.session.get(PersonFile, visit.file_id)
+    message = transitions.refusal(actor, file, action)
+    if message:
+        raise ReviewRefused(message)
+    changes = {"review": [None, review_state]}
+    if comment:
+        changes["review_comment"] = [None, comment[:500]]
+    if action == "approve_close":
+        file.closed_at, file.close_cause = utcnow(), "review"
+        if visit.reason_code:
+            file.reason_code = visit.reason_code
+    try:
+        with db.session.begin_nested():
+            transitions.perform(
+                actor, file, action, cause="review", changes=changes, batch_id=visit.id
+            )
+            visit.review_state = review_state
+            visit.reviewer_id, visit.reviewed_at = actor.id, utcnow()
+            visit.review_comment = comment[:500] or None
+            # UPDATE … WHERE version = <read>: a change committed meanwhile matches nothing.
+            db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ReviewRefused("档案刚被其他人修改，请刷新页面后重新审核。") from None
+    return file

@@ -1,0 +1,1 @@
+"""End-to-end tests: the portal served on localhost, driven by real Chromium at phone size."""

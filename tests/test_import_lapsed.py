@@ -1,0 +1,281 @@
+"""The lapsed list (断缴人员): employees whose contributions stopped. Their employee enrollment is
+suspended from the stop date, they are marked 断缴人员, and a comparison more than 3 months later
+opens a lapsed file for them."""
+
+import io
+from datetime import date
+
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from portal.comparisons.models import ComparisonRun
+from portal.comparisons.operations import months_before
+from portal.imports.validation import lapsed_row, month_end, stop_date
+from portal.persons.codes import KEY_POPULATION_BY_CODE
+from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
+from tests.helpers import database, fetch
+from tests.test_imports import (
+    FULLWIDTH,
+    GOOD,
+    LOWER_X,
+    SPACED,
+    household_workbook,
+    insured_workbook,
+    latest_batch,
+    make_id,
+    run_jobs,
+    upload,
+    upload_kind,
+)
+
+LAPSED_BIT = KEY_POPULATION_BY_CODE["lapsed_payer"].bit
+NOT_ON_FILE = make_id("19820303", 41, region="341221")
+TODAY = date.today()
+LONG_AGO = months_before(TODAY, 5)  # more than 3 months: a lapsed file
+RECENTLY = months_before(TODAY, 1)  # within the 3-month grace: no file yet
+HEADER = ["序号", "姓名", "身份证号码", "单位名称", "险种", "参保地", "停保日期", "末次缴费年月"]
+
+
+def lapsed_workbook() -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)  # row 1
+    rows = [
+        ("张一", GOOD[0], "某厂", None, None, LONG_AGO.isoformat(), None),  # 2
+        ("张二", GOOD[1], "某厂", "职工医保", "320923", None, f"{RECENTLY:%Y%m}"),  # 3
+        ("不在册", NOT_ON_FILE, None, None, None, LONG_AGO.isoformat(), None),  # 4
+        ("李四", LOWER_X, None, None, None, months_before(TODAY, 4).isoformat(), None),  # 5
+        ("王五", FULLWIDTH, None, None, None, LONG_AGO.isoformat(), None),  # 6 insured in Tinghu
+        ("赵六", SPACED, None, None, None, date(TODAY.year + 1, 1, 1).isoformat(), None),  # 7
+        ("赵六", SPACED, None, None, None, "1989-12-31", None),  # 8
+        ("赵六", SPACED, None, None, "320902", LONG_AGO.isoformat(), None),  # 9
+        ("赵六", SPACED, None, "居民医保", None, LONG_AGO.isoformat(), None),  # 10
+        ("张一", GOOD[0], None, None, None, RECENTLY.isoformat(), None),  # 11
+        ("赵六", SPACED, None, None, None, None, "202613"),  # 12
+    ]
+    for n, r in enumerate(rows, 1):
+        ws.append([n, *r])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+EXPECTED_REJECTIONS = [
+    (6, "此人的职工医保参保地320902000000不在本辖区"),
+    (7, "在今天之后"),
+    (8, "早于1990年"),
+    (9, "参保地320902000000不在您的管辖范围内"),
+    (10, "断缴人员名单只登记职工医保的停保"),
+    (11, "与本文件第2行是同一人"),
+    (12, "末次缴费年月「202613」无法识别"),
+]
+
+
+def _prepare(app, login):
+    """Register, insured extract (two employees, one resident), and an employee insured in
+    Tinghu district, outside Funing."""
+    with database(app) as session:
+        session.add(
+            Enrollment(
+                id_number=FULLWIDTH,
+                region_code="320902000000",
+                scheme="employee",
+                start_date=date(2020, 1, 1),
+                status="normal",
+            )
+        )
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    year = f"{TODAY.year}-01-01"
+    rows = [
+        ("张一", GOOD[0], "职工医保", "320923", "2020-01-01", None, "正常"),
+        ("张二", GOOD[1], "职工医保", "320923", "2020-01-01", None, "正常"),
+        ("李四", LOWER_X, "居民医保", "320923", year, None, "正常"),
+    ]
+    upload_kind(client, "insured", insured_workbook(rows))
+    run_jobs(app)
+    return client
+
+
+def _import_lapsed(client, app, name="断缴人员.xlsx"):
+    upload_kind(client, "lapsed", lapsed_workbook(), name=name)
+    run_jobs(app)
+    return latest_batch(app)
+
+
+def _enrollments(app, id_number) -> list[tuple]:
+    return [
+        (e.scheme, e.region_code, e.start_date, e.end_date, e.status, e.batch_id)
+        for e in fetch(
+            app,
+            select(Enrollment).where(Enrollment.id_number == id_number).order_by(Enrollment.id),
+        )
+    ]
+
+
+def _mask(app, id_number) -> int:
+    return fetch(app, select(Person).where(Person.id_number == id_number))[0].key_populations
+
+
+def test_lapsed_list_suspends_records_marks_persons_and_counts(app, login):
+    client = _prepare(app, login)
+    batch = _import_lapsed(client, app)
+    assert batch.kind == "lapsed" and batch.state == "succeeded", batch.message
+    # Created: a record for the one not on file and for 李四 (no employee record before).
+    # Updated: 张一 and 张二, whose employee records are suspended.
+    assert (batch.rows_read, batch.created, batch.updated, batch.unchanged, batch.rejected) == (
+        11,
+        2,
+        2,
+        0,
+        7,
+    )
+    assert _enrollments(app, GOOD[0]) == [
+        ("employee", "320923000000", date(2020, 1, 1), LONG_AGO, "suspended", batch.id)
+    ]
+    stopped = month_end(f"{RECENTLY:%Y-%m}")
+    assert _enrollments(app, GOOD[1])[0][3:5] == (stopped, "suspended")
+    stop = months_before(TODAY, 4)
+    assert _enrollments(app, LOWER_X) == [
+        ("resident", "320923000000", date(TODAY.year, 1, 1), None, "normal", batch.id - 1),
+        ("employee", "320923000000", stop, stop, "suspended", batch.id),
+    ]
+    assert _enrollments(app, NOT_ON_FILE) == [
+        ("employee", "320923000000", LONG_AGO, LONG_AGO, "suspended", batch.id)
+    ]
+    # Tinghu's record of 王五 is Tinghu's to suspend.
+    assert _enrollments(app, FULLWIDTH)[0][3:5] == (None, "normal")
+    for id_number in (GOOD[0], GOOD[1], LOWER_X):
+        assert _mask(app, id_number) == LAPSED_BIT
+    assert _mask(app, FULLWIDTH) == 0
+    person = fetch(app, select(Person).where(Person.id_number == GOOD[0]))[0]
+    history = fetch(
+        app,
+        select(PersonChange).where(
+            PersonChange.person_id == person.id, PersonChange.batch_id == batch.id
+        ),
+    )
+    assert [(h.cause, h.changes) for h in history] == [
+        ("import", {"key_populations": [0, LAPSED_BIT]})
+    ]
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    rejected = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [n for n, _ in rejected] == [n for n, _ in EXPECTED_REJECTIONS]
+    for (_, reason), (_, expected) in zip(rejected, EXPECTED_REJECTIONS, strict=True):
+        assert expected in reason
+
+
+def test_importing_the_lapsed_list_again_changes_nothing(app, login):
+    client = _prepare(app, login)
+    first = _import_lapsed(client, app)
+    again = _import_lapsed(client, app, name="断缴人员-再次.xlsx")
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 7)
+    assert _enrollments(app, GOOD[0])[0][5] == first.id
+    assert not fetch(app, select(PersonChange).where(PersonChange.batch_id == again.id))
+
+
+def test_comparison_opens_a_lapsed_file_after_three_months_not_before(app, login):
+    client = _prepare(app, login)
+    _import_lapsed(client, app)
+    client.post("/comparisons/", data={"region": "320923000000"})
+    run_jobs(app)
+    run = fetch(app, select(ComparisonRun))[0]
+    assert run.state == "succeeded", run.message
+    files = {
+        fetch(app, select(Person.id_number).where(Person.id == f.person_id))[0]: f.file_type
+        for f in fetch(app, select(PersonFile))
+    }
+    # 张一 stopped 5 months ago: a lapsed file. 张二 stopped a month ago: in the grace, no file.
+    # 李四 is insured as a resident; 王五 as an employee in Tinghu; 赵六 is not insured at all.
+    assert files == {GOOD[0]: "lapsed", SPACED: "uninsured"}
+    grace = fetch(app, select(Person).where(Person.id_number == GOOD[1]))[0]
+    assert grace.insured_status == "uninsured"
+
+
+def test_the_lapsed_list_from_the_command_line(app, tmp_path):
+    path = tmp_path / "断缴人员.xlsx"
+    path.write_bytes(lapsed_workbook())
+    result = app.test_cli_runner().invoke(
+        args=[
+            "import",
+            str(path),
+            "--kind",
+            "lapsed",
+            "--region",
+            "320923000000",
+            "--as",
+            "fn_staff",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    # Nothing is on file: every valid row gets a new suspended employee record.
+    assert "新增 5" in result.output and "退回 6" in result.output
+
+
+def test_stop_dates_and_last_paid_months():
+    today = date(2026, 11, 23)
+    assert month_end("2026-07") == date(2026, 7, 31)
+    assert month_end("202602") == date(2026, 2, 28)
+    assert month_end(202402.0) == date(2024, 2, 29)
+    assert month_end("2026年7月") == date(2026, 7, 31)
+    assert month_end(date(2026, 4, 10)) == date(2026, 4, 30)
+    assert month_end("2026-13") is None and month_end("上个月") is None
+    assert stop_date({"stop_date": "2026/9/15", "last_paid_month": "2026-01"}, today) == date(
+        2026, 9, 15
+    )
+    assert stop_date({"last_paid_month": "2026-10"}, today) == date(2026, 10, 31)
+    assert "在今天之后" in stop_date({"last_paid_month": "2026-11"}, today)
+    assert "缺少停保日期" in stop_date({"stop_date": "", "last_paid_month": None}, today)
+    assert "「九月」无法识别" in stop_date({"stop_date": "九月"}, today)
+
+
+def test_a_lapsed_row_is_insured_where_it_says_or_in_the_importing_region(ctx, user):
+    from permissions import scope_for
+
+    scope = scope_for(user("fn_staff"), "data.import")
+    today = date(2026, 11, 23)
+    row = {"id_number": GOOD[0], "name": "张一", "stop_date": "2026-05-31"}
+    assert lapsed_row(row, scope, "320923000000", today) == {
+        "id_number": GOOD[0],
+        "region_code": "320923000000",
+        "stop_date": date(2026, 5, 31),
+    }
+    assert (
+        lapsed_row(row | {"region": "320923001001"}, scope, "320923000000", today)["region_code"]
+        == "320923001001"
+    )
+    assert "缺少姓名" in lapsed_row(row | {"name": " "}, scope, "320923000000", today)
+    assert "不在您的管辖范围内" in lapsed_row(
+        row | {"insured_region": "320902"}, scope, "320923000000", today
+    )
+
+
+def test_the_demo_samples_of_residents_and_lapses_import_and_compare(app, login, tmp_path):
+    from portal.demo_samples import write_samples
+
+    household, insured, resident, lapsed = write_samples(tmp_path, people=200)
+    client = login("fn_staff")
+    counts = []
+    for kind, path in (
+        ("household", household),
+        ("insured", insured),
+        ("resident", resident),
+        ("lapsed", lapsed),
+    ):
+        upload_kind(client, kind, path.read_bytes(), name=path.name)
+        run_jobs(app)
+        batch = latest_batch(app)
+        counts.append((batch.kind, batch.created, batch.updated, batch.unchanged, batch.rejected))
+    assert counts == [
+        ("household", 200, 0, 0, 6),
+        ("insured", 160, 0, 0, 0),
+        ("resident", 10, 50, 0, 3),  # 10 registered elsewhere; 50 of the register marked
+        ("lapsed", 1, 23, 0, 3),  # 1 not on file; the 23 employees suspended
+    ]
+    client.post("/comparisons/", data={"region": "320923000000"})
+    run_jobs(app)
+    run = fetch(app, select(ComparisonRun))[0]
+    # 40 never insured, 10 residents registered elsewhere, 12 employees stopped 6 months ago.
+    assert (run.persons, run.insured, run.opened) == (210, 160 - 23, 40 + 10 + 12)
+    assert [f.file_type for f in fetch(app, select(PersonFile))].count("lapsed") == 12

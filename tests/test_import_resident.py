@@ -1,0 +1,169 @@
+"""The resident list (常住人口): persons who live in a community of the region, registered here or
+not; the community given becomes the one that manages them, and the comparison counts them."""
+
+import io
+from datetime import date
+
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from portal.comparisons.models import ComparisonRun
+from portal.persons.models import Person, PersonFile
+from tests.helpers import database, fetch
+from tests.test_imports import (
+    BAD_CHECK,
+    GOOD,
+    household_workbook,
+    latest_batch,
+    make_id,
+    run_jobs,
+    upload,
+    upload_kind,
+)
+
+MIGRANT = make_id("19850505", 11, region="341221")  # registered in Anhui, lives in Funing
+OUTSIDER = make_id("19720707", 21, region="320902")  # managed by Tinghu district
+UNLISTED = make_id("19790909", 31)  # on file in Funing, on neither list
+
+
+def resident_workbook() -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["阜宁县常住人口名册"])
+    ws.append(["序号", "姓名", "公民身份号码", "联系电话", "所在社区", "现住址"])  # row 2
+    rows = [
+        (1, "张一", GOOD[0], None, "320923001002", "新盛小区2幢"),  # 3 moved within Funing
+        (2, "张二", GOOD[1], None, "320923001002", None),  # 4 already lives where registered
+        (3, "外来", MIGRANT, "13912345678", "兴阜居委会", None),  # 5 not in the register
+        (4, "钱七", BAD_CHECK, None, "320923001001", None),  # 6 wrong check digit
+        (5, "周九", make_id("19700101", 66), None, "320902001001", None),  # 7 out of scope
+        (6, "外来", MIGRANT, None, "320923001001", None),  # 8 duplicate of row 5
+        (7, "亭湖人", OUTSIDER, None, "320923001001", None),  # 9 managed outside the scope
+    ]
+    for r in rows:
+        ws.append(list(r))
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _on_file(app, id_number, region_code, **flags):
+    with database(app) as session:
+        session.add(
+            Person(
+                id_number=id_number,
+                name="在档",
+                sex="1",
+                birth_date=date(1970, 1, 1),
+                region_code=region_code,
+                **flags,
+            )
+        )
+
+
+def _person(app, id_number) -> Person:
+    return fetch(app, select(Person).where(Person.id_number == id_number))[0]
+
+
+def _import_register_then_residents(app, login):
+    _on_file(app, OUTSIDER, "320902001001", in_register=True)
+    _on_file(app, UNLISTED, "320923001001")
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    upload_kind(client, "resident", resident_workbook(), name="常住人口.xlsx")
+    run_jobs(app)
+    return client
+
+
+def test_resident_list_counts_rejections_and_moves_the_managing_community(app, login):
+    client = _import_register_then_residents(app, login)
+    batch = latest_batch(app)
+    assert batch.kind == "resident" and batch.state == "succeeded", batch.message
+    # Created: the migrant. Updated: 张一 (moved, now a resident) and 张二 (now a resident).
+    assert (batch.rows_read, batch.created, batch.updated, batch.unchanged, batch.rejected) == (
+        7,
+        1,
+        2,
+        0,
+        4,
+    )
+    moved = _person(app, GOOD[0])
+    assert (moved.region_code, moved.address) == ("320923001002", "新盛小区2幢")
+    assert moved.in_register and moved.in_resident_list
+    migrant = _person(app, MIGRANT)
+    assert (migrant.region_code, migrant.in_register, migrant.in_resident_list) == (
+        "320923001001",
+        False,
+        True,
+    )
+    assert _person(app, OUTSIDER).region_code == "320902001001"  # not taken over
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    rejected = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [n for n, _ in rejected] == [6, 7, 8, 9]
+    assert "校验位错误" in rejected[0][1]
+    assert "不在您的管辖范围内" in rejected[1][1]
+    assert "与本文件第5行是同一人" in rejected[2][1]
+    assert "此人已由辖区外的320902001001管理" in rejected[3][1]
+
+
+def test_importing_the_resident_list_again_changes_nothing(app, login):
+    client = _import_register_then_residents(app, login)
+    before = _person(app, GOOD[0]).version
+    upload_kind(client, "resident", resident_workbook(), name="常住人口-再次.xlsx")
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (0, 0, 3, 4)
+    assert _person(app, GOOD[0]).version == before
+
+
+def test_a_resident_not_in_the_register_is_compared_and_gets_a_file(app, login):
+    client = _import_register_then_residents(app, login)
+    client.post("/comparisons/", data={"region": "320923000000"})
+    run_jobs(app)
+    run = fetch(app, select(ComparisonRun))[0]
+    assert run.state == "succeeded", run.message
+    # The five of the register and the migrant; not the person on neither list.
+    assert (run.persons, run.opened) == (6, 6)
+    files = {
+        p.id_number: f.region_code
+        for f, p in (
+            (f, fetch(app, select(Person).where(Person.id == f.person_id))[0])
+            for f in fetch(app, select(PersonFile))
+        )
+    }
+    assert files[MIGRANT] == "320923001001"
+    assert files[GOOD[0]] == "320923001002"  # the file goes to where the person lives
+    assert UNLISTED not in files
+
+
+def test_the_person_page_shows_the_resident_list(app, login):
+    client = _import_register_then_residents(app, login)
+    page = client.get(f"/persons/{_person(app, MIGRANT).id}").get_data(as_text=True)
+    assert "常住人口名册在册" in page and "户籍名册在册" not in page
+    page = client.get(f"/persons/{_person(app, GOOD[0]).id}").get_data(as_text=True)
+    assert "常住人口名册在册" in page and "户籍名册在册" in page
+
+
+def test_the_upload_form_offers_the_resident_and_lapsed_lists(app, login):
+    page = login("fn_staff").get("/imports/").get_data(as_text=True)
+    assert "常住人口" in page and "断缴人员" in page
+
+
+def test_the_resident_list_from_the_command_line(app, tmp_path):
+    path = tmp_path / "常住人口.xlsx"
+    path.write_bytes(resident_workbook())
+    result = app.test_cli_runner().invoke(
+        args=[
+            "import",
+            str(path),
+            "--kind",
+            "resident",
+            "--region",
+            "320923000000",
+            "--as",
+            "fn_staff",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "新增 4" in result.output and "退回 3" in result.output
