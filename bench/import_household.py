@@ -15,9 +15,9 @@ Targets: import < 45 s and < 1 GB, ≤ 3× calamine's read time; comparison < 30
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,16 +31,23 @@ DATABASE = "bench_import"
 
 
 def sh(args: list[str], env: dict) -> tuple[float, int, str]:
-    """Run a command; (seconds, peak RSS in MB of that child, output)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a command; (seconds, peak RSS in MB of that child, output).
+
+    The peak is that child's own (wait4): RUSAGE_CHILDREN would report the largest of all the
+    children so far, i.e. calamine's read for every step after it."""
+    out_file, err_file = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     start = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    child = subprocess.Popen(args, env=env, stdout=out_file, stderr=err_file, text=True)
+    _pid, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    out_file.seek(0)
+    err_file.seek(0)
+    stdout, stderr = out_file.read(), err_file.read()
+    if child.returncode != 0:
+        print(stdout[-2000:], stderr[-4000:], file=sys.stderr)
         raise SystemExit(f"failed: {' '.join(args)}")
-    return elapsed, max(after, before) // 1024, done.stdout
+    return elapsed, usage.ru_maxrss // 1024, stdout
 
 
 def generate(path: Path, rows: int) -> None:

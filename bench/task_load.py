@@ -51,11 +51,6 @@ JOIN community c ON c.k = n %% (SELECT count(*) FROM community);
 CREATE TEMPORARY TABLE township_community AS
 SELECT code, row_number() OVER (ORDER BY code) - 1 AS k FROM region
 WHERE level = 5 AND code LIKE %(township_like)s;
--- The files' persons: re-home the first --files persons into the township's communities.
-UPDATE person SET region_code = t.code, insured_status = 'uninsured',
-    key_populations = CASE WHEN person.id %% 10 = 0 THEN 1 ELSE 0 END
-FROM township_community t
-WHERE person.id <= %(files)s AND t.k = person.id %% (SELECT count(*) FROM township_community);
 INSERT INTO app_user (username, display_name, password_hash, region_code, active,
     must_change_password, failed_logins, created_at)
 SELECT 'bench_grid' || u, '压测网格员' || u,
@@ -71,6 +66,14 @@ SELECT g.user_id, g.region_code,
     row_number() OVER (PARTITION BY g.region_code ORDER BY g.user_id) - 1 AS k,
     count(*) OVER (PARTITION BY g.region_code) AS n
 FROM role_grant g JOIN app_user u ON u.id = g.user_id WHERE u.username LIKE 'bench_grid%%';
+-- The files' persons: re-home the first --files persons into the communities with a worker.
+CREATE TEMPORARY TABLE worked AS
+SELECT region_code AS code, row_number() OVER (ORDER BY region_code) - 1 AS k
+FROM (SELECT DISTINCT region_code FROM holder) c;
+UPDATE person SET region_code = w.code, insured_status = 'uninsured',
+    key_populations = CASE WHEN person.id %% 10 = 0 THEN 1 ELSE 0 END
+FROM worked w
+WHERE person.id <= %(files)s AND w.k = person.id %% (SELECT count(*) FROM worked);
 INSERT INTO person_file (person_id, region_code, year, file_number, file_type, filing_flag,
     state, assignee_id, assigned_at, due_date, opened_at, version)
 SELECT p.id, p.region_code, extract(year from now())::int, 'B-' || p.id, 'uninsured', true,

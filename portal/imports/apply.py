@@ -87,9 +87,7 @@ def _flush(connection: Connection, table: str, fields, batch: list[tuple]) -> No
         buffer.seek(0)
         cursor = connection.connection.driver_connection.cursor()
         columns = ", ".join(("row_number", *fields))
-        # In one piece: psycopg2 lets go of the GIL for every piece it sends, and a thread
-        # reading the file beside this one (operations._apply_in_chunks) would then make each
-        # piece wait for the GIL.
+        # In one piece rather than psycopg2's default 8 KB ones.
         cursor.copy_expert(
             f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')",
             buffer,

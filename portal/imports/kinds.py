@@ -39,9 +39,6 @@ class Importer:
     stage_rows: Callable
     apply: Callable  # apply(connection, context, batch_id, user_id) -> ApplyResult
     needs_resolver: bool = False
-    # stage_rows + apply may run on parts of the batch, one after another in the same
-    # transaction, with the same outcome (PostgreSQL then applies while the rest is read).
-    chunked: bool = False
 
 
 def _apply_household(connection, context: Context, batch_id: int, user_id: int):
@@ -81,7 +78,6 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_household,
         needs_resolver=True,
-        chunked=True,
     ),
     "resident": Importer(
         columns.RESIDENT,
@@ -92,7 +88,6 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_resident,
         needs_resolver=True,
-        chunked=True,
     ),
     "insured": Importer(
         columns.INSURED,

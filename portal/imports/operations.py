@@ -8,10 +8,8 @@ their Excel row number and the reason, ready to be corrected and imported again.
 
 import hashlib
 import shutil
-import threading
 from datetime import date
 from pathlib import Path
-from queue import Queue
 
 from flask import current_app
 from sqlalchemy import select
@@ -20,7 +18,6 @@ from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.imports import reading, safety
-from portal.imports.apply import ApplyResult
 from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
@@ -183,21 +180,10 @@ def run_import(job, progress) -> str:
 
     connection = db.session.connection()
     try:
-        if importer.chunked and connection.dialect.name == "postgresql":
-            result = _apply_in_chunks(
-                connection,
-                importer,
-                context,
-                valid_rows(),
-                batch_id=batch.id,
-                user_id=actor.id,
-                read_done=lambda: progress(read, read, "正在写入数据库", force=True),
-            )
-        else:
-            importer.create_stage(connection)
-            importer.stage_rows(connection, valid_rows())
-            progress(read, read, "正在写入数据库", force=True)
-            result = importer.apply(connection, context, batch.id, actor.id)
+        importer.create_stage(connection)
+        importer.stage_rows(connection, valid_rows())
+        progress(read, read, "正在写入数据库", force=True)
+        result = importer.apply(connection, context, batch.id, actor.id)
         if result.rejected:
             wanted = dict(result.rejected)
             for source in table.rows():
@@ -222,69 +208,6 @@ def run_import(job, progress) -> str:
         f"退回 {batch.rejected}。"
     )
     return batch.message
-
-
-APPLY_CHUNK = 100_000  # rows staged and applied at a time by _apply_in_chunks
-
-
-def _apply_in_chunks(
-    connection, importer, context: Context, rows, *, batch_id: int, user_id: int, read_done
-) -> ApplyResult:
-    """Stage and apply the validated rows `APPLY_CHUNK` at a time in a second thread, on the
-    job's connection and in its transaction, while this thread reads and validates the next
-    chunk: PostgreSQL writes on one core while Python reads on the other. The outcome is that
-    of one stage and one apply (`Importer.chunked`): the rows of a batch are distinct persons,
-    duplicates having been refused while reading.
-
-    The connection is used by one thread at a time: the worker holds `lock` while it works, and
-    the region resolver takes it for its (rare) database lookup."""
-    chunks: Queue = Queue(maxsize=1)  # at most one chunk waits: memory stays bounded
-    lock = threading.Lock()
-    total = ApplyResult()
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            while (chunk := chunks.get()) is not None:
-                with lock:
-                    importer.create_stage(connection)
-                    importer.stage_rows(connection, chunk)
-                    part = importer.apply(connection, context, batch_id, user_id)
-                total.created += part.created
-                total.updated += part.updated
-                total.unchanged += part.unchanged
-                total.rejected.extend(part.rejected)
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            failure.append(exc)
-            while chunks.get() is not None:  # unblock the reader until it stops
-                pass
-
-    resolver = context.resolver
-    if resolver is not None:
-        resolver.lock = lock
-    worker = threading.Thread(target=work, name="import-apply", daemon=True)
-    worker.start()
-    try:
-        chunk: list = []
-        for item in rows:
-            chunk.append(item)
-            if len(chunk) >= APPLY_CHUNK:
-                if failure:
-                    break
-                chunks.put(chunk)
-                chunk = []
-        if chunk and not failure:
-            chunks.put(chunk)
-        if not failure:
-            read_done()
-    finally:
-        chunks.put(None)
-        worker.join()
-        if resolver is not None:
-            resolver.lock = None
-    if failure:
-        raise failure[0]
-    return total
 
 
 def write_error_workbook(batch: ImportBatch, headers, rejections: list[Rejection]) -> Path:

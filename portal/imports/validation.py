@@ -5,7 +5,6 @@ Chinese and go into the error workbook next to the original row.
 """
 
 import calendar
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -76,8 +75,6 @@ class RegionResolver:
             self.by_name.setdefault(name, []).append(code)
         # A million rows name a few thousand communities: each distinct cell is resolved once.
         self._resolved: dict[tuple, tuple[str | None, str | None]] = {}
-        # Held around the lookup below when another thread shares the session's connection.
-        self.lock: AbstractContextManager | None = None
 
     def resolve(self, value) -> tuple[str | None, str | None]:
         key = (value.__class__, value)  # the class too: 1, 1.0 and True are equal keys
@@ -102,8 +99,7 @@ class RegionResolver:
                 return None, f"区划代码「{raw}」应为12位数字"
             if code in self.codes:
                 return code, None
-            with self.lock or nullcontext():
-                region = db.session.get(Region, code)
+            region = db.session.get(Region, code)
             if region is None:
                 return None, f"区划代码「{raw}」不存在，请核对"
             if region.level != 5:
