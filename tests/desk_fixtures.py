@@ -6,11 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import Grant, User
-from portal.persons.idnumbers import birth_date, check_character, sex
-from portal.persons.models import Person, PersonFile
 from portal.visits.models import Visit
-from tests.desk_helpers import XINGFU, YEAR, Made
+from tests.desk_helpers import XINGFU, Made
 from tests.helpers import database
+from tests.tasks_helpers import create_task
 
 
 @pytest.fixture
@@ -28,37 +27,17 @@ def make_file(app):
         due=None,
         name=None,
     ):
-        n = next(numbers)
-        first17 = f"320923{19800101 + n % 28:08d}{n:03d}"
-        id_number = first17 + check_character(first17)
-        with database(app) as session:
-            person = Person(
-                id_number=id_number,
-                name=name or f"测试{n:03d}",
-                sex=sex(id_number),
-                birth_date=birth_date(id_number),
-                region_code=region,
-                insured_status="uninsured",
-                key_populations=key_populations,
-            )
-            session.add(person)
-            session.flush()
-            assignee_id = None
-            if assignee:
-                assignee_id = session.scalar(select(User.id).where(User.username == assignee))
-            file = PersonFile(
-                person_id=person.id,
-                region_code=region,
-                year=YEAR,
-                file_number=f"T-{region}-{person.id}",
-                state=state,
-                assignee_id=assignee_id,
-                reason_code=reason,
-                due_date=due,
-            )
-            session.add(file)
-            session.flush()
-            return Made(file.id, person.id, id_number)
+        task = create_task(
+            app,
+            name or f"测试{next(numbers):03d}",
+            assignee=assignee,
+            region=region,
+            state=state,
+            key_populations=key_populations,
+            reason_code=reason,
+            due_date=due,
+        )
+        return Made(task.file_id, task.person_id, task.id_number)
 
     return _make
 
