@@ -9,7 +9,6 @@ process's peak memory grew. Target: < 20 s for 100 k rows, memory flat in the ro
 """
 
 import argparse
-import os
 import resource
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import psycopg2
+from demo_database import DEFAULT_ADMIN_URL, demo_database
 
 REPO = Path(__file__).resolve().parents[1]
 DATABASE = "bench_export"
@@ -60,28 +60,9 @@ with app.test_request_context():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument(
-        "--url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser.add_argument("--url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
-    admin = psycopg2.connect(args.url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        cur.execute(f"CREATE DATABASE {DATABASE}")
-    url = args.url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        JOBS_IN_PROCESS="0",
-        PORTAL_INSTANCE_DIR=f"/tmp/bench-instance-{DATABASE}",
-    )
-    portal = str(Path(sys.executable).with_name("portal"))
-    try:
-        subprocess.run([portal, "demo", "--no-serve"], env=env, check=True, capture_output=True)
+    with demo_database(DATABASE, args.url) as (url, env):
         connection = psycopg2.connect(url)
         with connection, connection.cursor() as cur:
             cur.execute(FILL, {"rows": args.rows})
@@ -95,14 +76,6 @@ def main() -> None:
             f"(process total {time.perf_counter() - start:.1f} s, "
             f"children peak {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024} MB)"
         )
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (DATABASE,),
-            )
-            cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        admin.close()
 
 
 if __name__ == "__main__":

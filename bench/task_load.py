@@ -18,7 +18,6 @@ kind. Target: task list and visit submission each < 50 ms server time at p95.
 import argparse
 import html
 import http.client
-import os
 import re
 import statistics
 import subprocess
@@ -28,9 +27,11 @@ import time
 import urllib.parse
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
+from demo_database import DEFAULT_ADMIN_URL, demo_database
 
 REPO = Path(__file__).resolve().parents[1]
 DATABASE = "bench_tasks"
@@ -184,102 +185,80 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
-        "--url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser.add_argument("--url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
-    admin = psycopg2.connect(args.url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        cur.execute(f"CREATE DATABASE {DATABASE}")
-    url = args.url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        JOBS_IN_PROCESS="0",
-        PORTAL_INSTANCE_DIR=f"/tmp/bench-instance-{DATABASE}",
+    with demo_database(DATABASE, args.url) as (url, env):
+        fill(url, args)
+        with gunicorn(env, args.workers, args.port):
+            samples, errors = defaultdict(list), []
+            deadline = time.perf_counter() + args.seconds
+            threads = [
+                threading.Thread(
+                    target=worker_loop,
+                    args=(args.port, f"bench_grid{u}", deadline, samples, errors),
+                )
+                for u in range(args.users)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    print(f"{args.users} users, {args.seconds} s, gunicorn {args.workers} workers × 2 threads")
+    report(samples, args.seconds)
+    if errors:
+        print(f"{len(errors)} errors, first: {errors[:3]}")
+
+
+def fill(url: str, args) -> None:
+    started = time.perf_counter()
+    connection = psycopg2.connect(url)
+    with connection, connection.cursor() as cur:
+        cur.execute(
+            FILL,
+            {
+                "persons": args.persons,
+                "files": args.files,
+                "users": args.users,
+                "township_like": TOWNSHIP + "%",
+            },
+        )
+        cur.execute("SELECT count(*) FROM person")
+        persons = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM person_file WHERE state = 'assigned'")
+        files = cur.fetchone()[0]
+    connection.close()
+    print(
+        f"filled {persons:,} persons, {files:,} open files in {TOWNSHIP} "
+        f"({time.perf_counter() - started:.0f} s)"
     )
-    bin_dir = Path(sys.executable).parent
-    server = None
+
+
+@contextmanager
+def gunicorn(env: dict, workers: int, port: int):
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--workers",
+            str(workers),
+            "--threads",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     try:
-        subprocess.run(
-            [str(bin_dir / "portal"), "demo", "--no-serve"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        started = time.perf_counter()
-        connection = psycopg2.connect(url)
-        with connection, connection.cursor() as cur:
-            cur.execute(
-                FILL,
-                {
-                    "persons": args.persons,
-                    "files": args.files,
-                    "users": args.users,
-                    "township_like": TOWNSHIP + "%",
-                },
-            )
-            cur.execute("SELECT count(*) FROM person")
-            persons = cur.fetchone()[0]
-            cur.execute("SELECT count(*) FROM person_file WHERE state = 'assigned'")
-            files = cur.fetchone()[0]
-        connection.close()
-        print(
-            f"filled {persons:,} persons, {files:,} open files in {TOWNSHIP} "
-            f"({time.perf_counter() - started:.0f} s)"
-        )
-        server = subprocess.Popen(
-            [
-                str(bin_dir / "gunicorn"),
-                "--workers",
-                str(args.workers),
-                "--threads",
-                "2",
-                "--worker-class",
-                "gthread",
-                "--bind",
-                f"127.0.0.1:{args.port}",
-                "--log-level",
-                "warning",
-                "wsgi:app",
-            ],
-            cwd=REPO,
-            env=env,
-        )
-        wait_until_up(args.port)
-        samples, errors = defaultdict(list), []
-        deadline = time.perf_counter() + args.seconds
-        threads = [
-            threading.Thread(
-                target=worker_loop,
-                args=(args.port, f"bench_grid{u}", deadline, samples, errors),
-            )
-            for u in range(args.users)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        print(f"{args.users} users, {args.seconds} s, gunicorn {args.workers} workers × 2 threads")
-        report(samples, args.seconds)
-        if errors:
-            print(f"{len(errors)} errors, first: {errors[:3]}")
+        wait_until_up(port)
+        yield server
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        with admin.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (DATABASE,),
-            )
-            cur.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        admin.close()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def wait_until_up(port: int) -> None:
