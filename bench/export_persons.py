@@ -29,9 +29,9 @@ SELECT '320923' || lpad(n::text, 11, '0') || 'X', '测试' || n, '1', date '1980
     now(), now()
 FROM generate_series(1, %(rows)s) AS n;
 INSERT INTO person_file (person_id, region_code, year, file_number, file_type, filing_flag,
-    state, opened_at, version)
+    government_paid, state, opened_at, version)
 SELECT id, region_code, extract(year from now())::int, 'B-' || id, 'uninsured', true,
-    'unassigned', now(), 1 FROM person;
+    (key_populations & 127) <> 0, 'unassigned', now(), 1 FROM person;
 """
 
 EXPORT = """

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.persons.codes import GOVERNMENT_PAID_MASK
 from portal.persons.idnumbers import birth_date, check_character, sex
 from portal.persons.models import Person, PersonFile
 from tests.helpers import database
@@ -79,6 +80,7 @@ def create_task(
             file_number=f"T-{uuid.uuid4().hex[:20]}",
             state=state,
             assignee_id=assignee_id,
+            government_paid=bool(key_populations & GOVERNMENT_PAID_MASK),
             **file_columns,
         )
         session.add(file)

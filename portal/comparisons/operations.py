@@ -17,6 +17,7 @@ from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.jobs import queue
 from portal.persons.codes import OPEN_FILE_STATES
+from portal.persons.government_paid import is_government_paid
 from portal.regions.models import Region
 from portal.timeutil import utcnow
 
@@ -156,7 +157,7 @@ def compare(
         "p.insured_scheme AS old_scheme, cov.scheme, cov.region_code AS insured_region, "
         "CASE WHEN cov.id_number IS NULL THEN 'uninsured' ELSE 'insured' END AS new_status, "
         "CASE WHEN stop.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
-        "f.id AS file_id, f.state AS file_state, "
+        f"f.id AS file_id, f.state AS file_state, {is_government_paid('p')} AS government_paid, "
         "CASE "
         f"WHEN cov.id_number IS NOT NULL AND f.state IN ({open_states}) THEN 'close' "
         "WHEN cov.id_number IS NULL AND COALESCE(stop.grace, 0) = 0 AND f.id IS NULL THEN 'open' "
@@ -233,9 +234,11 @@ def compare(
     )
     execute(
         "INSERT INTO person_file (person_id, region_code, year, file_number, file_type, "
-        "filing_flag, state, opened_at, version) SELECT w.person_id, w.region_code, :year, "
+        "government_paid, filing_flag, state, opened_at, version) "
+        "SELECT w.person_id, w.region_code, :year, "
         f"{_concat(':prefix', 'w.region_code', chr(39) + '-' + chr(39), _as_text('w.person_id'))}"
-        f", w.file_type, TRUE, 'unassigned', :now, 1 FROM {WORK} w WHERE w.action = 'open' "
+        f", w.file_type, w.government_paid, TRUE, 'unassigned', :now, 1 FROM {WORK} w "
+        "WHERE w.action = 'open' "
         # In the order of the file number (and of the region index): each index is filled
         # near its end instead of at a million random places (16 s instead of 24 s).
         "ORDER BY w.region_code, w.person_id"

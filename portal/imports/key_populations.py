@@ -12,6 +12,7 @@ from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, 
 
 from permissions import Scope
 from portal.imports.apply import PERSON_LOCK, ApplyResult, bulk_insert, create_temp_table, serialize
+from portal.persons import government_paid
 from portal.timeutil import utcnow
 
 STAGE = "key_population_stage"
@@ -101,4 +102,7 @@ def add_staged_bits(connection: Connection, *, batch_id: int, user_id: int | Non
             "AND (person.key_populations & s.bits) <> s.bits"
         ).bindparams(bindparam("now", type_=DateTime())),
         params,
+    )
+    government_paid.refresh_files(
+        connection, f"SELECT p.id FROM {STAGE} s JOIN person p ON p.id_number = s.id_number"
     )

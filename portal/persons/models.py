@@ -87,6 +87,11 @@ class PersonFile(db.Model):
     file_number: Mapped[str] = mapped_column(String(32), unique=True)
     file_type: Mapped[str] = mapped_column(String(16), default="uninsured")
     reason_code: Mapped[str | None] = mapped_column(String(32))
+    # Whether the person is in a government-paid key population (person.key_populations), copied
+    # here because the grid worker's task list sorts by it: reading a thousand persons to order
+    # a page of fifty cost more than the rest of the page. Every writer of key_populations calls
+    # persons.government_paid.refresh_files in the same transaction.
+    government_paid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     filing_flag: Mapped[bool] = mapped_column(Boolean, default=True)
     state: Mapped[str] = mapped_column(String(24), default="unassigned")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

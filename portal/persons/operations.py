@@ -14,7 +14,7 @@ from permissions import ANY, ASSIGNED, can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.masking import mask_id_number
-from portal.persons import queries
+from portal.persons import government_paid, queries
 from portal.persons.models import Person, PersonChange
 from portal.phones import normalize_phone
 from portal.regions.models import Region
@@ -219,6 +219,10 @@ def update_person(
             # The UPDATE carries "WHERE version = <the version read>" (version_id_col): a
             # change committed since this request read the row makes it match nothing.
             db.session.flush()
+            if "key_populations" in diff:
+                government_paid.refresh_files(
+                    db.session.connection(), "SELECT :person_id", {"person_id": person.id}
+                )
     except StaleDataError:
         db.session.refresh(person)
         raise EditConflict(changed_since(token, person)) from None

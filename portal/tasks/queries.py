@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import abort
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select, true
 from sqlalchemy.orm import contains_eager
 
 from permissions import scope_for
@@ -24,8 +24,6 @@ from portal.visits.models import Visit
 from portal.workflow import transitions
 
 ACTION = "visit.record"
-# The actor's files that wait for someone else, not for a visit: shown as counts only.
-WAITING_STATES = ("pending_confirmation", "pending_review")
 RECENT_VISITS = 5
 SHORT_ADDRESS = 18  # characters of the address a list row shows
 
@@ -52,10 +50,25 @@ def get_task_or_404(file_id: int, actor) -> PersonFile:
 # --- the task list ----------------------------------------------------------------------------
 
 
+def person_column(column):
+    """`column` of the file's person, read by primary key for each file: a correlated scalar
+    subquery, so the plan stays "the worker's files by index, then one person lookup each". A
+    plain join lets the planner merge-join along the person primary key, which it judges cheap
+    when the files' persons have neighbouring ids (one import batch) and which then reads tens
+    of thousands of index entries for a list of fifty. The list's order needs no person at all
+    (PersonFile.government_paid); only a search reads them."""
+    return (
+        select(column)
+        .where(Person.id == PersonFile.person_id)
+        .correlate(PersonFile)
+        .scalar_subquery()
+    )
+
+
 def priority_order(today: date) -> tuple:
     """ORDER BY terms: government-paid key populations, then overdue, then follow-ups due, then
     the rest; within a group the most urgent first, then by due date, then the oldest file."""
-    government_paid = Person.key_populations.op("&")(codes.GOVERNMENT_PAID_MASK) != 0
+    government_paid = PersonFile.government_paid.is_(True)
     overdue = PersonFile.due_date < today
     follow_up_due = PersonFile.follow_up_on <= today
     group = case((government_paid, 0), (overdue, 1), (follow_up_due, 2), else_=3)
@@ -71,28 +84,37 @@ def priority_order(today: date) -> tuple:
     )
 
 
-def tasks_query(actor, filters: person_queries.PersonFilters, today: date | None = None):
-    """The actor's own files to visit, matching the search, in priority order."""
-    query = scoped_files(actor).where(
-        PersonFile.assignee_id == actor.id, PersonFile.state.in_(codes.WORK_STATES)
-    )
-    query = person_queries.apply_filters(query, filters)
-    return query.order_by(*priority_order(today or local_today()))
+def search_clause(filters: person_queries.PersonFilters):
+    """The task search (a name, or the last characters of the ID number) as a WHERE term."""
+    if filters.id_number:
+        return person_column(Person.id_number).endswith(filters.id_number, autoescape=True)
+    if filters.name:
+        return person_column(Person.name).contains(filters.name, autoescape=True)
+    return true()
 
 
-def waiting_counts(actor) -> dict[str, int]:
-    """How many of the actor's files wait for a comparison or a review, by state."""
-    rows = db.session.execute(
-        select(PersonFile.state, func.count())
+def task_ids_query(actor, filters: person_queries.PersonFilters, today: date | None = None):
+    """SELECT the ids of the actor's own files to visit, matching the search, in priority order
+    (paginate this; load the page's files with `files_by_ids`)."""
+    scope = scope_for(actor, ACTION)
+    return (
+        select(PersonFile.id)
         .where(
-            scope_for(actor, ACTION).clause(PersonFile.region_code, PersonFile.assignee_id),
+            scope.clause(PersonFile.region_code, PersonFile.assignee_id),
             PersonFile.assignee_id == actor.id,
-            PersonFile.state.in_(WAITING_STATES),
+            PersonFile.state.in_(codes.WORK_STATES),
+            search_clause(filters),
         )
-        .group_by(PersonFile.state)
-    ).all()
-    found = dict(rows)
-    return {state: int(found.get(state, 0)) for state in WAITING_STATES}
+        .order_by(*priority_order(today or local_today()))
+    )
+
+
+def files_by_ids(actor, ids: list[int]) -> list[PersonFile]:
+    """The files of `ids` (still within the actor's scope) with their persons, in that order."""
+    if not ids:
+        return []
+    found = {f.id: f for f in db.session.scalars(scoped_files(actor).where(PersonFile.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 @dataclass(frozen=True)

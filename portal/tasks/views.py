@@ -39,19 +39,18 @@ def index():
     page = rows = None
     if form.validate():
         page = db.paginate(
-            queries.tasks_query(actor, form.filters()),
+            queries.task_ids_query(actor, form.filters()),
             per_page=PER_PAGE,
             max_per_page=PER_PAGE,
             error_out=False,
         )
-        rows = queries.task_rows(page.items)
+        rows = queries.task_rows(queries.files_by_ids(actor, page.items))
     return render_template(
         "tasks/index.html",
         form=form,
         page=page,
         rows=rows,
         progress=progress_of([actor.id])[actor.id],
-        waiting=queries.waiting_counts(actor),
         saved=session.pop(SAVED, None),
     )
 

@@ -22,6 +22,8 @@ class Progress:
     open_files: int = 0  # every open file held (incl. pending confirmation / review)
     to_visit: int = 0  # on the task list: assigned or following
     overdue: int = 0  # to visit, with a due date before today
+    awaiting_confirmation: int = 0  # reported paid, waiting for the next comparison
+    awaiting_review: int = 0  # a proposed closure waiting for the supervisor
     visits_this_week: int = 0
     conversions_this_month: int = 0  # files closed as enrolled, credited to the worker
 
@@ -41,6 +43,8 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
             func.count(),
             func.count().filter(PersonFile.state.in_(WORK_STATES)),
             func.count().filter(PersonFile.state.in_(WORK_STATES), PersonFile.due_date < today),
+            func.count().filter(PersonFile.state == "pending_confirmation"),
+            func.count().filter(PersonFile.state == "pending_review"),
         )
         .where(PersonFile.assignee_id.in_(user_ids), PersonFile.state.in_(OPEN_FILE_STATES))
         .group_by(PersonFile.assignee_id)
@@ -66,7 +70,7 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
     by_user = {row[0]: row[1:] for row in files}
     return {
         uid: Progress(
-            *(int(v) for v in by_user.get(uid, (0, 0, 0))),
+            *(int(v) for v in by_user.get(uid, (0,) * 5)),
             visits_this_week=int(visits.get(uid, 0)),
             conversions_this_month=int(conversions.get(uid, 0)),
         )
