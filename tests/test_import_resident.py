@@ -117,6 +117,19 @@ def test_importing_the_resident_list_again_changes_nothing(app, login):
     assert _person(app, GOOD[0]).version == before
 
 
+def test_the_household_register_again_leaves_residents_where_they_live(app, login):
+    """The register says where 张一 is registered (兴阜), the resident list where he lives (新盛):
+    re-importing the register must not move him back."""
+    client = _import_register_then_residents(app, login)
+    before = _person(app, GOOD[0])
+    upload(client, household_workbook())
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert batch.state == "succeeded" and batch.updated == 0, batch.message
+    after = _person(app, GOOD[0])
+    assert (after.region_code, after.version) == ("320923001002", before.version)
+
+
 def test_a_resident_not_in_the_register_is_compared_and_gets_a_file(app, login):
     client = _import_register_then_residents(app, login)
     client.post("/comparisons/", data={"region": "320923000000"})

@@ -35,6 +35,7 @@ KEPT_WHEN_EMPTY = ("phone", "hukou_region_code", "address")
 HISTORY_COLUMNS = "person_id, region_code, at, user_id, cause, batch_id, changes"
 CREATED = json.dumps({"created": True})
 LIST_FLAGS = ("in_register", "in_resident_list")  # person columns: on which list a person is
+LIVING_PLACE = ("region_code", "address")  # where the resident list says a person lives
 
 
 @dataclass
@@ -112,9 +113,14 @@ def serialize(connection: Connection, key: int) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _new(column: str, incoming: str, current: str) -> str:
+def _new(column: str, incoming: str, current: str, list_flag: str) -> str:
     """The value a column takes: an empty optional cell keeps what the file already had (a list
-    without phones must not erase the phone a grid worker recorded)."""
+    without phones must not erase the phone a grid worker recorded); the household register does
+    not move a person the resident list (常住人口) places in a community: that list says where
+    they live (community and address), the register only where they are registered."""
+    if column in LIVING_PLACE and list_flag == "in_register":
+        value = _new(column, incoming, current, "in_resident_list")
+        return f"CASE WHEN {current}.in_resident_list THEN {current}.{column} ELSE {value} END"
     if column in KEPT_WHEN_EMPTY:
         return f"COALESCE({incoming}.{column}, {current}.{column})"
     return f"{incoming}.{column}"
@@ -167,7 +173,9 @@ def apply_household(
                 f"person p ON p.id_number = s.id_number WHERE NOT ({in_scope}))"
             )
         )
-    changed_any = " OR ".join(_distinct(f"p.{c}", _new(c, "s", "p"), postgres) for c in COMPARED)
+    changed_any = " OR ".join(
+        _distinct(f"p.{c}", _new(c, "s", "p", list_flag), postgres) for c in COMPARED
+    )
     counts = connection.execute(
         text(
             f"SELECT COUNT(*) FILTER (WHERE p.id IS NULL), "
@@ -184,8 +192,8 @@ def apply_household(
         diff = (
             "jsonb_strip_nulls(jsonb_build_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p'), True)} "
-                f"THEN jsonb_build_array(p.{c}, {_new(c, 's', 'p')}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p', list_flag), True)} "
+                f"THEN jsonb_build_array(p.{c}, {_new(c, 's', 'p', list_flag)}) END"
                 for c in COMPARED
             )
             + "))"
@@ -194,8 +202,8 @@ def apply_household(
         diff = (
             "json_patch('{}', json_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p'), False)} "
-                f"THEN json_array(p.{c}, {_new(c, 's', 'p')}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p', list_flag), False)} "
+                f"THEN json_array(p.{c}, {_new(c, 's', 'p', list_flag)}) END"
                 for c in COMPARED
             )
             + "))"
@@ -214,9 +222,10 @@ def apply_household(
     if postgres:
         _write_persons_postgres(connection, result, list_flag, columns, flags, params)
         return result
-    assignments = ", ".join(f"{c} = {_new(c, 'excluded', 'person')}" for c in COMPARED)
+    assignments = ", ".join(f"{c} = {_new(c, 'excluded', 'person', list_flag)}" for c in COMPARED)
     changed_excluded = " OR ".join(
-        _distinct(f"person.{c}", _new(c, "excluded", "person"), postgres) for c in COMPARED
+        _distinct(f"person.{c}", _new(c, "excluded", "person", list_flag), postgres)
+        for c in COMPARED
     )
     connection.execute(
         _timed(
@@ -253,9 +262,9 @@ def _write_persons_postgres(
     Safe without ON CONFLICT: persons are only created by batches holding PERSON_LOCK (taken by
     the caller), so none can appear between the counts and the INSERT."""
     if result.updated:
-        assignments = ", ".join(f"{c} = {_new(c, 's', 'person')}" for c in COMPARED)
+        assignments = ", ".join(f"{c} = {_new(c, 's', 'person', list_flag)}" for c in COMPARED)
         changed = " OR ".join(
-            _distinct(f"person.{c}", _new(c, "s", "person"), True) for c in COMPARED
+            _distinct(f"person.{c}", _new(c, "s", "person", list_flag), True) for c in COMPARED
         )
         connection.execute(
             _timed(
