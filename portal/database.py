@@ -1,7 +1,7 @@
 """Engine set-up that differs by database."""
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import Connection, event, text
 
 from portal.extensions import db
 
@@ -28,3 +28,21 @@ def configure_engines(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
+
+
+BULK_WORK_MEM = "64MB"
+
+
+def raise_work_mem(connection: Connection) -> str | None:
+    """On PostgreSQL, let the next statements sort and hash a million rows in memory rather than
+    in batches on disk (for this transaction only); returns the setting to restore afterwards."""
+    if connection.dialect.name != "postgresql":
+        return None
+    previous = connection.execute(text("SHOW work_mem")).scalar()
+    connection.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
+    return previous
+
+
+def restore_work_mem(connection: Connection, previous: str | None) -> None:
+    if previous is not None:
+        connection.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": previous})

@@ -14,6 +14,7 @@ from sqlalchemy import Date, DateTime, bindparam, select, text
 from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.comparisons.models import ComparisonRun
+from portal.database import raise_work_mem, restore_work_mem
 from portal.extensions import db
 from portal.jobs import queue
 from portal.persons.codes import OPEN_FILE_STATES
@@ -23,7 +24,6 @@ from portal.timeutil import utcnow
 
 LAPSE_MONTHS = 3
 WORK = "comparison_work"
-COMPARE_WORK_MEM = "64MB"
 
 
 class ComparisonRefused(Exception):
@@ -145,11 +145,7 @@ def compare(
         return connection.execute(_sql(statement), params).rowcount
 
     open_states = ", ".join(f"'{s}'" for s in OPEN_FILE_STATES)
-    if postgres:
-        # Hash joins of a million rows in memory rather than in batches on disk; only for the
-        # rest of the job's transaction.
-        work_mem = connection.execute(text("SHOW work_mem")).scalar()
-        connection.execute(text(f"SET LOCAL work_mem = '{COMPARE_WORK_MEM}'"))
+    work_mem = raise_work_mem(connection)  # hash joins of a million rows
     execute(f"DROP TABLE IF EXISTS {WORK}")
     execute(
         f"CREATE TEMPORARY TABLE {WORK} AS "
@@ -244,8 +240,7 @@ def compare(
         "ORDER BY w.region_code, w.person_id"
     )
     execute(f"DROP TABLE {WORK}")
-    if postgres:
-        connection.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": work_mem})
+    restore_work_mem(connection, work_mem)
     persons, insured, opened, closed, reopened = (int(c or 0) for c in counts)
     return {
         "persons": persons,

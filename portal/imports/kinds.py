@@ -39,6 +39,9 @@ class Importer:
     stage_rows: Callable
     apply: Callable  # apply(connection, context, batch_id, user_id) -> ApplyResult
     needs_resolver: bool = False
+    # (staging table, its fields) when forked readers may stage a big file (see parallel.py):
+    # lists keyed by the ID number alone, whose staging table has it as `id_number`.
+    parallel_stage: tuple[str, tuple[str, ...]] | None = None
 
 
 def _apply_household(connection, context: Context, batch_id: int, user_id: int):
@@ -78,6 +81,7 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_household,
         needs_resolver=True,
+        parallel_stage=(apply.STAGE, apply.FIELDS),
     ),
     "resident": Importer(
         columns.RESIDENT,
@@ -88,6 +92,7 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_resident,
         needs_resolver=True,
+        parallel_stage=(apply.STAGE, apply.FIELDS),
     ),
     "insured": Importer(
         columns.INSURED,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
-from portal.imports import reading, safety
+from portal.imports import parallel, reading, safety
 from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
@@ -181,11 +181,18 @@ def run_import(job, progress) -> str:
     connection = db.session.connection()
     try:
         importer.create_stage(connection)
-        importer.stage_rows(connection, valid_rows())
+        late: list[tuple[int, str]] = []  # refused after staging: their cells are re-read below
+        min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
+        if parallel.usable(connection, table, importer.parallel_stage, min_rows):
+            staged = parallel.stage_in_parallel(connection, table, importer, context, progress)
+            read, late = staged.read, staged.duplicates
+            rejections.extend(staged.rejections)
+        else:
+            importer.stage_rows(connection, valid_rows())
         progress(read, read, "正在写入数据库", force=True)
         result = importer.apply(connection, context, batch.id, actor.id)
-        if result.rejected:
-            wanted = dict(result.rejected)
+        if result.rejected or late:
+            wanted = dict(result.rejected + late)
             for source in table.rows():
                 if source.row_number in wanted:
                     rejections.append(

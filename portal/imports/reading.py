@@ -149,8 +149,10 @@ class Table:
     _merges: Sequence[tuple[tuple[int, int], tuple[int, int]]] = field(default=(), repr=False)
     _close: Callable[[], None] | None = field(default=None, repr=False)
 
-    def rows(self) -> Iterator[SourceRow]:
-        """Data rows below the header, in order; see the module docstring for what is skipped."""
+    def rows(self, from_row: int = 0, to_row: int | None = None) -> Iterator[SourceRow]:
+        """Data rows below the header, in order; see the module docstring for what is skipped.
+
+        `from_row`/`to_row`: only the data rows of that band of Excel row numbers (inclusive)."""
         if self._source is None:
             raise ReadError("表格已关闭。")
         self.skipped = []
@@ -164,9 +166,12 @@ class Table:
         active: dict[int, tuple[int, Any]] = {}  # column → (last 0-based row, value)
         id_column = self.column_map.fields.get("id_number")
         id_header = self.headers[id_column] if id_column is not None else None
+        from_row = max(from_row, data_start + 1)
         for number, row in enumerate(self._source(), 1):
-            if number <= data_start:
+            if number < from_row:
                 continue
+            if to_row is not None and number > to_row:
+                break
             first = None
             for value in row:
                 if value.__class__ is str:
@@ -200,6 +205,12 @@ class Table:
             if fill_plan or active:
                 _fill_merged(number - 1, row, values, items, fill_plan, active)
             yield SourceRow(number, values, row)
+
+    @property
+    def merges_data(self) -> bool:
+        """Whether merged cells reach into the data rows (their values fill down row by row)."""
+        data_start = self.header_rows[-1]
+        return bool(_merge_plan(self._merges, data_start, self.column_map.fields.values()))
 
     def close(self) -> None:
         self._source = None

@@ -5,6 +5,7 @@ Chinese and go into the error workbook next to the original row.
 """
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -75,6 +76,9 @@ class RegionResolver:
             self.by_name.setdefault(name, []).append(code)
         # A million rows name a few thousand communities: each distinct cell is resolved once.
         self._resolved: dict[tuple, tuple[str | None, str | None]] = {}
+        # How a code outside the scope is looked up (to say why it is refused); a forked reader
+        # replaces it, as it must not use the parent's database connection.
+        self.lookup: Callable[[str], Region | None] = lambda code: db.session.get(Region, code)
 
     def resolve(self, value) -> tuple[str | None, str | None]:
         key = (value.__class__, value)  # the class too: 1, 1.0 and True are equal keys
@@ -99,7 +103,7 @@ class RegionResolver:
                 return None, f"区划代码「{raw}」应为12位数字"
             if code in self.codes:
                 return code, None
-            region = db.session.get(Region, code)
+            region = self.lookup(code)
             if region is None:
                 return None, f"区划代码「{raw}」不存在，请核对"
             if region.level != 5:

@@ -1,0 +1,104 @@
+"""Big lists are read by forked readers, one per core (portal/imports/parallel.py).
+
+The readers only run on PostgreSQL (SQLite imports in one process), so these tests do too; the
+threshold is lowered to make the small trap workbook take the forked path, and each test checks
+that it did. The outcome must be exactly the one-process outcome (tests/test_imports.py).
+"""
+
+import io
+from dataclasses import replace
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from portal.imports import parallel
+from portal.persons.models import Person
+from tests.helpers import fetch
+from tests.test_imports import (
+    EXPECTED_REJECTIONS,
+    GOOD,
+    household_workbook,
+    latest_batch,
+    make_id,
+    run_jobs,
+    upload,
+)
+
+
+@pytest.fixture
+def forked(app, is_postgres, monkeypatch):
+    """Imports of 1 row or more go through forked readers, two of them; counts their runs."""
+    if not is_postgres:
+        pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
+    app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    runs = []
+    original = parallel.stage_in_parallel
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "stage_in_parallel", counted)
+    return runs
+
+
+def test_the_trap_workbook_gives_the_same_counts_and_errors(app, login, forked):
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert forked == [1]
+    assert batch.state == "succeeded", batch.message
+    assert (batch.rows_read, batch.created, batch.rejected) == (12, 5, 7)
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    got = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [n for n, _ in got] == [n for n, _ in EXPECTED_REJECTIONS]
+    for (number, reason), (_, expected) in zip(got, EXPECTED_REJECTIONS, strict=True):
+        assert expected in reason, (number, reason)
+
+
+def _long_workbook(ids: list[str]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["姓名", "公民身份号码", "村（社区）代码"])
+    for n, id_number in enumerate(ids):
+        ws.append([f"人{n}", id_number, "320923001001"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_same_person_in_both_halves_is_refused_once(app, login, forked):
+    ids = [make_id("19500101", n) for n in range(1, 41)]
+    ids[-1] = ids[0]  # row 41 repeats row 2: they fall in different readers' bands
+    client = login("fn_staff")
+    upload(client, _long_workbook(ids))
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert forked == [1]
+    assert (batch.rows_read, batch.created, batch.rejected) == (40, 39, 1), batch.message
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    (rejected,) = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert rejected[:3] == (41, "与本文件第2行是同一人（身份证号相同），同一人只能出现一次", "人39")
+
+
+def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, forked, monkeypatch):
+    from portal.imports import kinds
+
+    household = kinds.IMPORTERS["household"]
+
+    def validate(values, context):
+        if values["id_number"] == GOOD[1]:
+            raise MemoryError("reader killed")
+        return household.validate(values, context)
+
+    monkeypatch.setitem(kinds.IMPORTERS, "household", replace(household, validate=validate))
+    client = login("fn_staff")
+    upload(client, household_workbook())
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert forked == [1]
+    assert batch.state == "failed"
+    assert fetch(app, select(func.count()).select_from(Person)) == [0]
