@@ -6,13 +6,16 @@ that it did. The outcome must be exactly the one-process outcome (tests/test_imp
 """
 
 import io
+import threading
 from dataclasses import replace
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from portal.imports import parallel
+from portal.extensions import db
+from portal.imports import parallel, reading
+from portal.imports.columns import HOUSEHOLD
 from portal.persons.models import Person
 from tests.helpers import fetch
 from tests.test_imports import (
@@ -33,6 +36,9 @@ def forked(app, is_postgres, monkeypatch):
         pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
     app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
     monkeypatch.setattr(parallel, "cores", lambda: 2)
+    # The suite may run other threads (the browser tests' live server); these readers touch
+    # none of their locks. test_no_fork_beside_another_thread checks the guard itself.
+    monkeypatch.setattr(parallel, "alone", lambda: True)
     runs = []
     original = parallel.stage_in_parallel
 
@@ -102,3 +108,26 @@ def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, fork
     assert forked == [1]
     assert batch.state == "failed"
     assert fetch(app, select(func.count()).select_from(Person)) == [0]
+
+
+def test_no_fork_beside_another_thread(app, is_postgres, tmp_path, monkeypatch):
+    """A process with another thread (a web process running jobs) keeps reading in one process."""
+    if not is_postgres:
+        pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    path = tmp_path / "list.xlsx"
+    path.write_bytes(household_workbook())
+    stage = ("import_stage", ("id_number",))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with app.app_context(), reading.open_table(path, "xlsx", HOUSEHOLD) as table:
+            connection = db.session.connection()
+            assert not parallel.alone()
+            assert not parallel.usable(connection, table, stage, 1)
+            monkeypatch.setattr(parallel, "alone", lambda: True)
+            assert parallel.usable(connection, table, stage, 1)  # the thread was the reason
+    finally:
+        stop.set()
+        other.join()

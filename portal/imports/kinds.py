@@ -3,7 +3,7 @@
 A kind is offered for upload only once its import is built end to end.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,11 +11,14 @@ from permissions import Scope
 from portal.imports import apply, columns, enrollments, key_populations, lapsed
 from portal.imports.validation import (
     RegionResolver,
+    Rejection,
     household_row,
     insured_row,
     key_population_row,
     lapsed_row,
 )
+
+TICK_ROWS = 5_000  # progress is reported every so many rows read
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,31 @@ class Importer:
     # (staging table, its fields) when forked readers may stage a big file (see parallel.py):
     # lists keyed by the ID number alone, whose staging table has it as `id_number`.
     parallel_stage: tuple[str, tuple[str, ...]] | None = None
+
+    def validated(
+        self, rows: Iterable, context: Context, rejections: list, tick: Callable[[int], None]
+    ) -> Iterator[tuple[int, dict]]:
+        """(row number, clean row) for each valid source row, in order. Refused rows (invalid,
+        or a second row with the same key) go to `rejections`; `tick(rows read so far)` is
+        called every TICK_ROWS rows and once at the end."""
+        seen: dict[tuple, int] = {}
+        read = 0
+        for source in rows:
+            read += 1
+            if read % TICK_ROWS == 0:
+                tick(read)
+            result = self.validate(source.values, context)
+            if isinstance(result, str):
+                rejections.append(Rejection(source.row_number, source.raw, result))
+                continue
+            key = self.key(result)
+            if key in seen:
+                reason = self.duplicate.format(first=seen[key])
+                rejections.append(Rejection(source.row_number, source.raw, reason))
+                continue
+            seen[key] = source.row_number
+            yield source.row_number, result
+        tick(read)
 
 
 def _apply_household(connection, context: Context, batch_id: int, user_id: int):

@@ -157,26 +157,12 @@ def run_import(job, progress) -> str:
         fixed_category=category,
     )
     rejections: list[Rejection] = []
-    seen: dict[tuple, int] = {}
     read = 0
 
-    def valid_rows():
+    def tick(count: int) -> None:
         nonlocal read
-        for source in table.rows():
-            read += 1
-            if read % 5000 == 0:
-                progress(read, table.last_row, f"已读取 {read} 行")
-            result = importer.validate(source.values, context)
-            if isinstance(result, str):
-                rejections.append(Rejection(source.row_number, source.raw, result))
-                continue
-            key = importer.key(result)
-            if key in seen:
-                reason = importer.duplicate.format(first=seen[key])
-                rejections.append(Rejection(source.row_number, source.raw, reason))
-            else:
-                seen[key] = source.row_number
-                yield source.row_number, result
+        read = count
+        progress(read, table.last_row, f"已读取 {read} 行")
 
     connection = db.session.connection()
     try:
@@ -188,7 +174,8 @@ def run_import(job, progress) -> str:
             read, late = staged.read, staged.duplicates
             rejections.extend(staged.rejections)
         else:
-            importer.stage_rows(connection, valid_rows())
+            rows = importer.validated(table.rows(), context, rejections, tick)
+            importer.stage_rows(connection, rows)
         progress(read, read, "正在写入数据库", force=True)
         result = importer.apply(connection, context, batch.id, actor.id)
         if result.rejected or late:

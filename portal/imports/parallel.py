@@ -36,7 +36,6 @@ from portal.imports.validation import Rejection
 from portal.regions.models import Region
 
 MIN_ROWS = 200_000
-PROGRESS_EVERY_ROWS = 5_000
 
 
 @dataclass
@@ -53,13 +52,19 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def alone() -> bool:
+    """Whether this process runs no other thread (a fork copies only the calling thread, and a
+    lock another thread holds at that moment stays locked in the copy forever)."""
+    return threading.active_count() == 1
+
+
 def usable(connection: Connection, table: Table, stage: tuple | None, min_rows: int) -> bool:
     return (
         stage is not None
         and connection.dialect.name == "postgresql"
         and hasattr(os, "fork")
         and cores() > 1
-        and threading.active_count() == 1
+        and alone()
         and (table.last_row or 0) - table.header_rows[-1] >= min_rows
         and not table.merges_data
     )
@@ -142,27 +147,17 @@ def _reader(
         if context.resolver is not None:
             context.resolver.lookup = _own_lookup(database_url)
         rejections: list[Rejection] = []
-        seen: dict[tuple, int] = {}
-        read = 0
         pick = apply.picker(fields)
+
+        def tick(count: int) -> None:
+            counters[index] = count
+
         with rows_path.open("w", newline="") as out:
             write = csv.writer(out).writerow
-            for source in table.rows(*band):
-                read += 1
-                if read % PROGRESS_EVERY_ROWS == 0:
-                    counters[index] = read
-                result = importer.validate(source.values, context)
-                if isinstance(result, str):
-                    rejections.append(Rejection(source.row_number, source.raw, result))
-                    continue
-                key = importer.key(result)
-                if key in seen:
-                    reason = importer.duplicate.format(first=seen[key])
-                    rejections.append(Rejection(source.row_number, source.raw, reason))
-                    continue
-                seen[key] = source.row_number
-                write((source.row_number, *pick(result)))
-        counters[index] = read
+            rows = importer.validated(table.rows(*band), context, rejections, tick)
+            for row_number, row in rows:
+                write((row_number, *pick(row)))
+        read = counters[index]
         outcome = (read, rejections)
         code = 0
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the batch
