@@ -104,25 +104,25 @@ def stage_in_parallel(
             children[pid] = (index, rows_path, result_path)
         failure = None
         while children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
+            # Only our readers are waited for (pid 0: still running).
+            finished = [os.waitpid(pid, os.WNOHANG) for pid in children]
+            finished = [(pid, status) for pid, status in finished if pid]
+            if not finished:
                 progress(sum(counters), table.last_row, f"已读取 {sum(counters)} 行")
                 time.sleep(0.1)
                 continue
-            index, rows_path, result_path = children.pop(pid)
-            outcome = _outcome(result_path)
-            if os.waitstatus_to_exitcode(status) != 0 or isinstance(outcome, str):
-                failure = (
-                    failure
-                    or (outcome if isinstance(outcome, str) else None)
-                    or (f"读取进程异常退出（{os.waitstatus_to_exitcode(status)}）")
-                )
-                continue
-            if failure is None:
-                with rows_path.open(newline="") as source:
-                    apply.copy_into(connection, stage_table, fields, source)
-                staged.read += outcome[0]
-                staged.rejections.extend(outcome[1])
+            for pid, status in finished:
+                _index, rows_path, result_path = children.pop(pid)
+                outcome = _outcome(result_path)
+                code = os.waitstatus_to_exitcode(status)
+                if isinstance(outcome, str) or code != 0:
+                    text_ = outcome if isinstance(outcome, str) else f"读取进程异常退出（{code}）"
+                    failure = failure or text_
+                elif failure is None:
+                    with rows_path.open(newline="") as source:
+                        apply.copy_into(connection, stage_table, fields, source)
+                    staged.read += outcome[0]
+                    staged.rejections.extend(outcome[1])
         if failure is not None:
             raise RuntimeError(f"导入的读取进程出错：{failure}")
     staged.duplicates = _cross_band_duplicates(connection, stage_table, importer.duplicate)
