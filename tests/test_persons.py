@@ -197,6 +197,22 @@ def test_persons_imported_by_the_county_are_listed_for_the_supervisor(app, login
     assert_masked(html)
 
 
+def test_the_history_shows_the_import_that_created_a_person_once(app, login):
+    from tests.test_imports import GOOD, household_workbook, run_jobs, upload
+
+    upload(login("fn_staff"), household_workbook())
+    run_jobs(app)
+    (person,) = fetch(app, select(Person).where(Person.id_number == GOOD[0]))
+    (importer,) = fetch(app, select(User).where(User.username == "fn_staff"))
+    assert person.created_batch_id is not None
+    assert not fetch(app, select(PersonChange).where(PersonChange.person_id == person.id))
+    html = login("fn_staff").get(f"/persons/{person.id}").get_data(as_text=True)
+    history = html.split("变更记录", 1)[1]
+    assert history.count("建立人员信息") == 1
+    assert f"导入</strong> · {importer.display_name}" in history
+    assert "没有变更记录" not in history
+
+
 # --- filters ----------------------------------------------------------------------------------
 
 

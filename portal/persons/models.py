@@ -55,6 +55,9 @@ class Person(db.Model):
     insured_region_code: Mapped[str | None] = mapped_column(String(12))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The import batch that created the person (no FK: bulk table). The history shows the
+    # creation from it rather than from a million "created" rows written by one import.
+    created_batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased, selectinload
 from permissions import Scope, scope_for
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.imports.models import ImportBatch
 from portal.masking import mask_id_number, mask_phone
 from portal.persons import codes
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
@@ -353,8 +354,10 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
             .limit(HISTORY_LIMIT)
         )
     )
+    creator = _creating_batch_user(person) if len(rows) < HISTORY_LIMIT else None
     names = user_names(
         {r.user_id for r in rows}
+        | ({creator} if creator else set())
         | {
             v
             for r in rows
@@ -392,7 +395,25 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
                 fields=fields,
             )
         )
+    if person.created_batch_id is not None and len(rows) < HISTORY_LIMIT:
+        entries.append(  # the oldest entry: the import that created the person
+            HistoryEntry(
+                at=person.created_at,
+                who=names.get(creator, "系统") if creator else "系统",
+                cause=CAUSE_LABELS["import"],
+                created=True,
+                fields=[],
+            )
+        )
     return entries
+
+
+def _creating_batch_user(person: Person) -> int | None:
+    if person.created_batch_id is None:
+        return None
+    return db.session.scalar(
+        select(ImportBatch.user_id).where(ImportBatch.id == person.created_batch_id)
+    )
 
 
 def detail_context(person: Person, revealed: bool = False) -> dict:
