@@ -11,9 +11,9 @@ its own process so that peak memory is the process's own:
   3. the same import again (everything unchanged);
   4. the comparison over all persons of the city (every one uninsured: no enrollments).
 Targets: import < 45 s and < 1 GB, ≤ 3× calamine's read time; comparison < 30 s.
-The import's peak memory is its own process's; its forked readers (one per core, see
-portal/imports/parallel.py) share the parsed sheet copy-on-write: sampled together (PSS) they
-stayed under 0.8 GB.
+The import's peak memory is the largest of its process and the processes it forked (wait4's
+ru_maxrss): the loader holds the parsed sheet (portal/imports/loader.py) and the readers, one
+per core, share it copy-on-write (parallel.py); sampled together (PSS) they stayed under 0.8 GB.
 """
 
 import argparse

@@ -69,7 +69,8 @@ def from_environment() -> dict:
         # Uploads: a 1 M-row household workbook is about 40 MB; the CLI has no size limit.
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
-        # Lists longer than this are read by one forked reader per core (imports/parallel.py).
+        # Workbooks with room for this many rows are opened by a loader process and read by one
+        # forked reader per core (imports/loader.py, parallel.py).
         "IMPORT_PARALLEL_MIN_ROWS": int(os.environ.get("IMPORT_PARALLEL_MIN_ROWS", 200_000)),
         # argon2id cost; tests lower it to keep the suite fast.
         "PASSWORD_HASH_TIME_COST": 3,

@@ -1,21 +1,23 @@
-"""Big lists are read by forked readers, one per core (portal/imports/parallel.py).
+"""Big lists are opened by a loader process and read by one reader per core (portal/imports/
+loader.py, parallel.py).
 
-The readers only run on PostgreSQL (SQLite imports in one process), so these tests do too; the
+They only run on PostgreSQL (SQLite imports in one process), so these tests do too; the
 threshold is lowered to make the small trap workbook take the forked path, and each test checks
 that it did. The outcome must be exactly the one-process outcome (tests/test_imports.py).
 """
 
 import io
+import os
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.imports import parallel, reading
-from portal.imports.columns import HOUSEHOLD
+from portal.imports import kinds, loader, parallel
 from portal.persons.models import Person
 from tests.helpers import fetch
 from tests.test_imports import (
@@ -31,7 +33,8 @@ from tests.test_imports import (
 
 @pytest.fixture
 def forked(app, is_postgres, monkeypatch):
-    """Imports of 1 row or more go through forked readers, two of them; counts their runs."""
+    """Imports of 1 row or more go through the loader and two readers; lists, per import, how
+    many bands were read ("started" if reading failed)."""
     if not is_postgres:
         pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
     app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
@@ -40,13 +43,15 @@ def forked(app, is_postgres, monkeypatch):
     # none of their locks. test_no_fork_beside_another_thread checks the guard itself.
     monkeypatch.setattr(parallel, "alone", lambda: True)
     runs = []
-    original = parallel.stage_in_parallel
+    original = loader.Loader.stage
 
-    def counted(*args, **kwargs):
-        runs.append(1)
-        return original(*args, **kwargs)
+    def counted(self, *args, **kwargs):
+        runs.append("started")
+        staged = original(self, *args, **kwargs)
+        runs[-1] = self.flags[loader.BANDS]  # how many readers read it
+        return staged
 
-    monkeypatch.setattr(parallel, "stage_in_parallel", counted)
+    monkeypatch.setattr(loader.Loader, "stage", counted)
     return runs
 
 
@@ -55,7 +60,7 @@ def test_the_trap_workbook_gives_the_same_counts_and_errors(app, login, forked):
     upload(client, household_workbook())
     run_jobs(app)
     batch = latest_batch(app)
-    assert forked == [1]
+    assert forked == [2]
     assert batch.state == "succeeded", batch.message
     assert (batch.rows_read, batch.created, batch.rejected) == (12, 5, 7)
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
@@ -83,7 +88,7 @@ def test_the_same_person_in_both_halves_is_refused_once(app, login, forked):
     upload(client, _long_workbook(ids))
     run_jobs(app)
     batch = latest_batch(app)
-    assert forked == [1]
+    assert forked == [2]
     assert (batch.rows_read, batch.created, batch.rejected) == (40, 39, 1), batch.message
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
     (rejected,) = list(sheet.iter_rows(min_row=2, values_only=True))
@@ -91,8 +96,7 @@ def test_the_same_person_in_both_halves_is_refused_once(app, login, forked):
 
 
 def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, forked, monkeypatch):
-    from portal.imports import kinds
-
+    before = _children()
     household = kinds.IMPORTERS["household"]
 
     def validate(values, context):
@@ -105,9 +109,10 @@ def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, fork
     upload(client, household_workbook())
     run_jobs(app)
     batch = latest_batch(app)
-    assert forked == [1]
+    assert forked == ["started"]
     assert batch.state == "failed"
     assert fetch(app, select(func.count()).select_from(Person)) == [0]
+    assert _children() == before  # the loader and the other reader were stopped
 
 
 def test_no_fork_beside_another_thread(app, is_postgres, tmp_path, monkeypatch):
@@ -117,17 +122,69 @@ def test_no_fork_beside_another_thread(app, is_postgres, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     path = tmp_path / "list.xlsx"
     path.write_bytes(household_workbook())
-    stage = ("import_stage", ("id_number",))
+    household = kinds.IMPORTERS["household"]
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        with app.app_context(), reading.open_table(path, "xlsx", HOUSEHOLD) as table:
+        with app.app_context():
             connection = db.session.connection()
             assert not parallel.alone()
-            assert not parallel.usable(connection, table, stage, 1)
+            assert not loader.usable(connection, path, "xlsx", household, 1)
             monkeypatch.setattr(parallel, "alone", lambda: True)
-            assert parallel.usable(connection, table, stage, 1)  # the thread was the reason
+            assert loader.usable(connection, path, "xlsx", household, 1)  # the thread was why
+            assert not loader.usable(connection, path, "csv", household, 1)
+            assert not loader.usable(connection, path, "xlsx", household, 10**9)  # too small
     finally:
         stop.set()
         other.join()
+
+
+def _children() -> set[int]:
+    """This process's child processes still alive or unreaped (Linux)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found |= {int(pid) for pid in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_far_apart_cell_is_refused_while_the_loader_parses(app, login, forked):
+    """The check runs beside the loader: a sheet that would make calamine allocate 550 GB is
+    refused with the check's message, the loader (which may have aborted) is gone."""
+    before = _children()
+    wb = Workbook()
+    wb.active.append(["姓名", "公民身份号码", "村（社区）代码"])
+    wb.active.append(["张三", GOOD[0], "320923001001"])
+    wb.active["XFD1048576"] = "x"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    upload(login("fn_staff"), buffer.getvalue())
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert forked == ["started"]
+    assert batch.state == "failed"
+    assert "数据范围过大" in batch.message
+    assert fetch(app, select(func.count()).select_from(Person)) == [0]
+    assert _children() == before
+
+
+def test_a_missing_column_found_by_the_loader_fails_the_batch_with_its_message(app, login, forked):
+    wb = Workbook()
+    wb.active.append(["姓名", "联系电话"])
+    wb.active.append(["张三", "13812345678"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    upload(login("fn_staff"), buffer.getvalue())
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert forked == ["started"]
+    assert batch.state == "failed"
+    assert "身份证" in batch.message
+
+
+def test_no_reader_is_left_behind(app, login, forked):
+    before = _children()
+    upload(login("fn_staff"), household_workbook())
+    run_jobs(app)
+    assert latest_batch(app).state == "succeeded"
+    assert _children() == before

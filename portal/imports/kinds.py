@@ -47,12 +47,18 @@ class Importer:
     parallel_stage: tuple[str, tuple[str, ...]] | None = None
 
     def validated(
-        self, rows: Iterable, context: Context, rejections: list, tick: Callable[[int], None]
+        self,
+        rows: Iterable,
+        context: Context,
+        rejections: list,
+        tick: Callable[[int], None],
+        seen: dict[tuple, int] | None = None,
     ) -> Iterator[tuple[int, dict]]:
         """(row number, clean row) for each valid source row, in order. Refused rows (invalid,
         or a second row with the same key) go to `rejections`; `tick(rows read so far)` is
-        called every TICK_ROWS rows and once at the end."""
-        seen: dict[tuple, int] = {}
+        called every TICK_ROWS rows and once at the end. `seen` (key → row number of the
+        valid rows) is the caller's when given."""
+        seen = {} if seen is None else seen
         read = 0
         for source in rows:
             read += 1

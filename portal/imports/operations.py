@@ -17,7 +17,7 @@ from sqlalchemy import select
 from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
-from portal.imports import parallel, reading, safety
+from portal.imports import loader, reading, safety
 from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
@@ -143,10 +143,7 @@ def run_import(job, progress) -> str:
         importer.list_kind.with_fixed("category", category) if category else (importer.list_kind)
     )
     path = Path(batch.stored_path)
-    try:
-        table = reading.open_table(path, path.suffix.lstrip("."), list_kind)
-    except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
-        raise queue.JobError(exc.message) from exc
+    file_kind = path.suffix.lstrip(".")
     region = db.session.get(Region, batch.region_code)
     scope = scope_for(actor, "data.import").narrowed_to(region.prefix)
     context = Context(
@@ -156,40 +153,16 @@ def run_import(job, progress) -> str:
         resolver=RegionResolver(scope) if importer.needs_resolver else None,
         fixed_category=category,
     )
-    rejections: list[Rejection] = []
-    read = 0
-
-    def tick(count: int) -> None:
-        nonlocal read
-        read = count
-        progress(read, table.last_row, f"已读取 {read} 行")
-
     connection = db.session.connection()
+    min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
+    parallel = loader.usable(connection, path, file_kind, importer, min_rows)
+    how = _import_in_parallel if parallel else _import_here
     try:
-        importer.create_stage(connection)
-        late: list[tuple[int, str]] = []  # refused after staging: their cells are re-read below
-        min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
-        if parallel.usable(connection, table, importer.parallel_stage, min_rows):
-            staged = parallel.stage_in_parallel(connection, table, importer, context, progress)
-            read, late = staged.read, staged.duplicates
-            rejections.extend(staged.rejections)
-        else:
-            rows = importer.validated(table.rows(), context, rejections, tick)
-            importer.stage_rows(connection, rows)
-        progress(read, read, "正在写入数据库", force=True)
-        result = importer.apply(connection, context, batch.id, actor.id)
-        if result.rejected or late:
-            wanted = dict(result.rejected + late)
-            for source in table.rows():
-                if source.row_number in wanted:
-                    rejections.append(
-                        Rejection(source.row_number, source.raw, wanted[source.row_number])
-                    )
-    except reading.ReadError as exc:  # a CSV record broken part-way through the file
+        read, result, headers, rejections = how(
+            connection, path, file_kind, list_kind, importer, context, batch, actor, progress
+        )
+    except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
         raise queue.JobError(exc.message) from exc
-    finally:
-        headers = table.headers
-        table.close()  # the sheet is held in memory until closed
     rejections.sort(key=lambda r: r.row_number)
     batch.rows_read = read
     batch.created, batch.updated, batch.unchanged = result.created, result.updated, result.unchanged
@@ -202,6 +175,47 @@ def run_import(job, progress) -> str:
         f"退回 {batch.rejected}。"
     )
     return batch.message
+
+
+def _import_here(connection, path, file_kind, list_kind, importer, context, batch, actor, progress):
+    """Read, validate, stage and apply in this process: (read, result, headers, rejections)."""
+    table = reading.open_table(path, file_kind, list_kind)
+    rejections: list[Rejection] = []
+    read = 0
+
+    def tick(count: int) -> None:
+        nonlocal read
+        read = count
+        progress(read, table.last_row, f"已读取 {read} 行")
+
+    with table:  # the sheet is held in memory until closed
+        importer.create_stage(connection)
+        importer.stage_rows(connection, importer.validated(table.rows(), context, rejections, tick))
+        progress(read, read, "正在写入数据库", force=True)
+        result = importer.apply(connection, context, batch.id, actor.id)
+        if result.rejected:  # refused after staging: their cells are read again
+            wanted = dict(result.rejected)
+            rejections += [
+                Rejection(s.row_number, s.raw, wanted[s.row_number])
+                for s in table.rows()
+                if s.row_number in wanted
+            ]
+        return read, result, table.headers, rejections
+
+
+def _import_in_parallel(
+    connection, path, file_kind, list_kind, importer, context, batch, actor, progress
+):  # fmt: skip
+    """The same with the file opened by a loader process and read on every core (loader.py)."""
+    min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
+    with loader.Loader(connection, path, file_kind, list_kind, importer, context, min_rows) as it:
+        staged = it.stage(connection, progress)
+        progress(staged.read, staged.read, "正在写入数据库", force=True)
+        result = importer.apply(connection, context, batch.id, actor.id)
+        wanted = dict(result.rejected + staged.duplicates)  # refused after staging
+        raw = it.raw_rows(set(wanted)) if wanted else {}
+        late = [Rejection(n, raw[n], reason) for n, reason in wanted.items()]
+        return staged.read, result, it.headers, staged.rejections + late
 
 
 def write_error_workbook(batch: ImportBatch, headers, rejections: list[Rejection]) -> Path:
