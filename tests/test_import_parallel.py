@@ -148,19 +148,26 @@ def _children() -> set[int]:
     return found
 
 
-def test_a_far_apart_cell_is_refused_while_the_loader_parses(app, login, forked):
-    """The check runs beside the loader: a sheet that would make calamine allocate 550 GB is
-    refused with the check's message, the loader (which may have aborted) is gone."""
-    before = _children()
+def _import_sheet(app, login, rows, far_cell: str | None = None):
+    """Import a workbook of `rows` as the Funing staff; the batch."""
     wb = Workbook()
-    wb.active.append(["姓名", "公民身份号码", "村（社区）代码"])
-    wb.active.append(["张三", GOOD[0], "320923001001"])
-    wb.active["XFD1048576"] = "x"
+    for row in rows:
+        wb.active.append(row)
+    if far_cell:
+        wb.active[far_cell] = "x"
     buffer = io.BytesIO()
     wb.save(buffer)
     upload(login("fn_staff"), buffer.getvalue())
     run_jobs(app)
-    batch = latest_batch(app)
+    return latest_batch(app)
+
+
+def test_a_far_apart_cell_is_refused_while_the_loader_parses(app, login, forked):
+    """The check runs beside the loader: a sheet that would make calamine allocate 550 GB is
+    refused with the check's message, the loader (which may have aborted) is gone."""
+    before = _children()
+    rows = [["姓名", "公民身份号码", "村（社区）代码"], ["张三", GOOD[0], "320923001001"]]
+    batch = _import_sheet(app, login, rows, far_cell="XFD1048576")
     assert forked == ["started"]
     assert batch.state == "failed"
     assert "数据范围过大" in batch.message
@@ -169,14 +176,7 @@ def test_a_far_apart_cell_is_refused_while_the_loader_parses(app, login, forked)
 
 
 def test_a_missing_column_found_by_the_loader_fails_the_batch_with_its_message(app, login, forked):
-    wb = Workbook()
-    wb.active.append(["姓名", "联系电话"])
-    wb.active.append(["张三", "13812345678"])
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    upload(login("fn_staff"), buffer.getvalue())
-    run_jobs(app)
-    batch = latest_batch(app)
+    batch = _import_sheet(app, login, [["姓名", "联系电话"], ["张三", "13812345678"]])
     assert forked == ["started"]
     assert batch.state == "failed"
     assert "身份证" in batch.message

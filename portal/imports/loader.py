@@ -157,6 +157,8 @@ class Loader:
     def _wait(self, done, progress) -> None:
         """Wait until done(); fail if the loader ended before."""
         while not done():
+            if self.pid is None:
+                raise RuntimeError("导入的读取进程出错：读取进程已经结束")
             ended, status = os.waitpid(self.pid, os.WNOHANG)
             if ended:
                 self.pid = None
