@@ -3,11 +3,6 @@
 from collections.abc import Iterable
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -26,6 +21,12 @@ def write_table(
     widths: dict[int, int] | None = None,
 ) -> int:
     """Write one sheet with a bold header row; returns the number of data rows written."""
+    # openpyxl takes 0.1 s to import: `portal import` and the workers pay it only when writing.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
     for index, width in (widths or {}).items():

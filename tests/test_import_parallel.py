@@ -8,16 +8,18 @@ that it did. The outcome must be exactly the one-process outcome (tests/test_imp
 
 import io
 import os
+import pickle
 import threading
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.extensions import db
-from portal.imports import kinds, loader, parallel
+from portal.imports import apply, kinds, loader, parallel
 from portal.persons.models import Person
 from tests.helpers import fetch
 from tests.test_imports import (
@@ -33,11 +35,13 @@ from tests.test_imports import (
 
 @pytest.fixture
 def forked(app, is_postgres, monkeypatch):
-    """Imports of 1 row or more go through the loader and two readers; lists, per import, how
-    many bands were read ("started" if reading failed)."""
+    """Imports of 1 row or more go through the loader and two readers, each handing its rows
+    over in files of 3 lines; lists, per import, how many bands were read ("started" if reading
+    failed)."""
     if not is_postgres:
         pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
     app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
+    monkeypatch.setattr(parallel, "CHUNK_LINES", 3)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     # The suite may run other threads (the browser tests' live server); these readers touch
     # none of their locks. test_no_fork_beside_another_thread checks the guard itself.
@@ -93,6 +97,70 @@ def test_the_same_person_in_both_halves_is_refused_once(app, login, forked):
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
     (rejected,) = list(sheet.iter_rows(min_row=2, values_only=True))
     assert rejected[:3] == (41, "与本文件第2行是同一人（身份证号相同），同一人只能出现一次", "人39")
+
+
+def test_names_and_addresses_with_tabs_line_breaks_and_backslashes_arrive_as_written(
+    app, login, forked
+):
+    """Readers hand rows over in COPY's text format, where these characters are special."""
+    address = "幸福路\\12号\t3幢\n401室\n后院"  # (an .xlsx turns CR LF into LF)
+    rows = [
+        ["姓名", "公民身份号码", "村（社区）代码", "现住址"],
+        ["王\\小\t明", GOOD[0], "320923001001", address],
+        ["李四", GOOD[1], "320923001001", None],
+    ]
+    batch = _import_sheet(app, login, rows)
+    assert forked == [2]
+    assert (batch.created, batch.rejected) == (2, 0), batch.message
+    with app.app_context():
+        persons = db.session.execute(select(Person.name, Person.address)).all()
+    assert sorted(persons) == sorted([("王\\小\t明", address), ("李四", None)])
+
+
+def test_a_staged_line_keeps_every_character(app, is_postgres):
+    if not is_postgres:
+        pytest.skip("COPY is PostgreSQL's")
+    row = {
+        "id_number": GOOD[0],
+        "name": "\\N",
+        "sex": "1",
+        "birth_date": date(1980, 1, 1),
+        "phone": None,
+        "region_code": "320923001001",
+        "hukou_region_code": None,
+        "address": "a\rb\\\tc\x0bd",
+    }
+    with app.app_context():
+        connection = db.session.connection()
+        apply.create_stage(connection)
+        line = io.StringIO(apply.stage_line(7, row))
+        apply.copy_into(connection, apply.STAGE, apply.FIELDS, line, text_format=True)
+        staged = connection.execute(select(text("*")).select_from(text(apply.STAGE))).one()
+        db.session.rollback()
+    assert tuple(staged) == (7, *(row[f] for f in apply.FIELDS))
+
+
+def test_a_band_is_handed_over_in_files_of_whole_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "CHUNK_LINES", 2)
+    for count, sizes in ((5, [2, 2, 1]), (4, [2, 2]), (0, [0])):
+        chunks = [0]
+        parallel.write_chunks(iter(f"{n}\n" for n in range(count)), tmp_path, 0, chunks)
+        assert chunks == [len(sizes)]
+        paths = [parallel.chunk_path(tmp_path, 0, c) for c in range(len(sizes))]
+        assert [len(p.read_text().splitlines()) for p in paths] == sizes
+        assert "".join(p.read_text() for p in paths) == "".join(f"{n}\n" for n in range(count))
+        for path in paths:
+            path.unlink()
+
+
+def test_a_person_in_three_bands_keeps_the_first_row(tmp_path):
+    """With more cores, more bands: each later row of a person is refused, citing the first."""
+    first_band = {"A": 2, "B": 3}
+    for index, keys in ((1, {"B": 10, "C": 11}), (2, {"A": 20, "C": 21, "D": 22})):
+        with (tmp_path / f"band-{index}.keys").open("wb") as f:
+            pickle.dump(keys, f)
+    found = parallel.duplicates(tmp_path, first_band, 3)
+    assert sorted(found) == [(10, 3), (20, 2), (21, 11)]
 
 
 def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, forked, monkeypatch):

@@ -86,6 +86,44 @@ def bulk_insert(connection: Connection, table: str, fields, rows) -> None:
         _flush(connection, table, fields, batch)
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_NULL = "\\N"
+
+
+def copy_text(value: str | None) -> str:
+    """A free-text value as a field of COPY's text format (\\N for NULL)."""
+    if value is None:
+        return COPY_NULL
+    if value.isprintable() and "\\" not in value:  # nearly every name and address
+        return value
+    return value.translate(_COPY_ESCAPES)
+
+
+def stage_line(row_number: int, row: dict) -> str:
+    """A validated household row as a line of COPY's text format, in the order of FIELDS.
+
+    Written by forked readers for every row of a big file: about three times as fast as a CSV
+    writer, which looks at every character of every field. Only the name and the address can
+    hold a tab, a line break or a backslash; the other fields are digits (the validators made
+    them so) or NULL."""
+    return (
+        "\t".join(
+            (
+                str(row_number),
+                row["id_number"],
+                copy_text(row["name"]),
+                row["sex"],
+                row["birth_date"].isoformat(),
+                row["phone"] or COPY_NULL,
+                row["region_code"],
+                row["hukou_region_code"] or COPY_NULL,
+                copy_text(row["address"]),
+            )
+        )
+        + "\n"
+    )
+
+
 def picker(fields) -> Callable[[dict], tuple]:
     """A function taking a validated row (dict) to the tuple of its `fields`."""
     if len(fields) > 1:
@@ -93,13 +131,13 @@ def picker(fields) -> Callable[[dict], tuple]:
     return lambda row: (row[fields[0]],)
 
 
-def copy_into(connection: Connection, table: str, fields, source) -> None:
-    """COPY CSV lines (row number first, then `fields`; empty is NULL) from a file object."""
+def copy_into(connection: Connection, table: str, fields, source, text_format=False) -> None:
+    """COPY lines (row number first, then `fields`) from a file object: CSV with empty as NULL,
+    or COPY's own text format (see stage_line)."""
     cursor = connection.connection.driver_connection.cursor()
     columns = ", ".join(("row_number", *fields))
-    cursor.copy_expert(
-        f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')", source, size=1 << 20
-    )
+    options = "" if text_format else " WITH (FORMAT csv, NULL '')"
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN{options}", source, size=1 << 20)
 
 
 def _flush(connection: Connection, table: str, fields, batch: list[tuple]) -> None:

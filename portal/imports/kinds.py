@@ -3,9 +3,10 @@
 A kind is offered for upload only once its import is built end to end.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 
 from permissions import Scope
 from portal.imports import apply, columns, enrollments, key_populations, lapsed
@@ -33,18 +34,26 @@ class Context:
 
 
 @dataclass(frozen=True)
+class ParallelStage:
+    table: str
+    fields: tuple[str, ...]
+    line: Callable[[int, dict], str]  # (row number, validated row) → one line, with its newline
+
+
+@dataclass(frozen=True)
 class Importer:
     list_kind: columns.ListKind
     validate: Callable[[dict, Context], dict | str]
-    key: Callable[[dict], tuple]  # two rows with the same key in one file: the second is refused
+    key: Callable[[dict], Hashable]  # two rows with the same key in one file: the second is refused
     duplicate: str  # the refusal, with {first} for the first row's number
     create_stage: Callable
     stage_rows: Callable
     apply: Callable  # apply(connection, context, batch_id, user_id) -> ApplyResult
     needs_resolver: bool = False
-    # (staging table, its fields) when forked readers may stage a big file (see parallel.py):
-    # lists keyed by the ID number alone, whose staging table has it as `id_number`.
-    parallel_stage: tuple[str, tuple[str, ...]] | None = None
+    # When forked readers may stage a big file (see parallel.py): the staging table, its fields
+    # and the function writing a row as a line of COPY's text format. Lists keyed by the ID
+    # number alone, whose staging table has it as `id_number`.
+    parallel_stage: ParallelStage | None = None
 
     def validated(
         self,
@@ -52,7 +61,7 @@ class Importer:
         context: Context,
         rejections: list,
         tick: Callable[[int], None],
-        seen: dict[tuple, int] | None = None,
+        seen: dict | None = None,
     ) -> Iterator[tuple[int, dict]]:
         """(row number, clean row) for each valid source row, in order. Refused rows (invalid,
         or a second row with the same key) go to `rejections`; `tick(rows read so far)` is
@@ -109,24 +118,24 @@ IMPORTERS: dict[str, Importer] = {
     "household": Importer(
         columns.HOUSEHOLD,
         _validate_household,
-        lambda row: (row["id_number"],),
+        itemgetter("id_number"),
         SAME_PERSON,
         apply.create_stage,
         apply.stage_rows,
         _apply_household,
         needs_resolver=True,
-        parallel_stage=(apply.STAGE, apply.FIELDS),
+        parallel_stage=ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line),
     ),
     "resident": Importer(
         columns.RESIDENT,
         _validate_household,
-        lambda row: (row["id_number"],),
+        itemgetter("id_number"),
         SAME_PERSON,
         apply.create_stage,
         apply.stage_rows,
         _apply_resident,
         needs_resolver=True,
-        parallel_stage=(apply.STAGE, apply.FIELDS),
+        parallel_stage=ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line),
     ),
     "insured": Importer(
         columns.INSURED,
@@ -141,7 +150,7 @@ IMPORTERS: dict[str, Importer] = {
 IMPORTERS["key_population"] = Importer(
     columns.KEY_POPULATION,
     lambda values, ctx: key_population_row(values, ctx.fixed_category, ctx.today),
-    lambda row: (row["id_number"],),
+    itemgetter("id_number"),
     "与本文件第{first}行是同一人；同一人有多个类别时请写在一行，用“、”分隔",
     key_populations.create_stage,
     key_populations.stage_rows,
@@ -152,7 +161,7 @@ IMPORTERS["key_population"] = Importer(
 IMPORTERS["lapsed"] = Importer(
     columns.LAPSED,
     lambda values, ctx: lapsed_row(values, ctx.scope, ctx.region_code, ctx.today),
-    lambda row: (row["id_number"],),
+    itemgetter("id_number"),
     SAME_PERSON,
     lapsed.create_stage,
     lapsed.stage_rows,

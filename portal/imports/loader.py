@@ -88,6 +88,7 @@ class Loader:
         self.flags = RawArray(c_int64, 5)
         self.ready = RawArray(c_int64, workers)  # per band: 1 done, 2 failed
         self.counters = RawArray(c_int64, workers)  # per band: rows read so far
+        self.chunks = RawArray(c_int64, workers)  # per band: files of rows complete so far
         pid = os.fork()
         if pid == 0:  # the loader: never returns
             _loader_main(self, workers, os.getppid())
@@ -111,8 +112,8 @@ class Loader:
         self._scratch.cleanup()
 
     def stage(self, connection: Connection, progress) -> Staged:
-        """Check the file while the loader parses it, then COPY each band into the staging
-        table as it is finished. A refused file raises reading.ReadError."""
+        """Check the file while the loader parses it, then COPY the readers' files of rows into
+        the staging table as they are complete. A refused file raises reading.ReadError."""
         if self.file_kind == "xlsx":
             try:
                 check_sheet_extent(self.path)
@@ -125,25 +126,43 @@ class Loader:
         _, self.headers, self.last_row = info
         count = self.flags[BANDS]
         self.importer.create_stage(connection)
-        staged = Staged()
-        for index in range(count):
-            self._wait(lambda i=index: self.ready[i], progress)
-            result = parallel.outcome(self.scratch, index)
-            if self.ready[index] != 1 or isinstance(result, str):
-                raise RuntimeError(f"导入的读取进程出错：{result}")
-            parallel.copy_band(connection, self.importer, self.scratch, index)
-            staged.read += result[0]
-            staged.rejections.extend(result[1])
+        staged = self._copy_bands(connection, count, progress)
         self._wait(lambda: self.flags[DUPLICATES], progress)
         found = self._load("duplicates")
         if found:
-            stage_table = self.importer.parallel_stage[0]
+            stage_table = self.importer.parallel_stage.table
             connection.execute(
                 text(f"DELETE FROM {stage_table} WHERE row_number = ANY(:rows)"),
                 {"rows": [row_number for row_number, _ in found]},
             )
             message = self.importer.duplicate
             staged.duplicates = [(n, message.format(first=first)) for n, first in found]
+        return staged
+
+    def _copy_bands(self, connection: Connection, count: int, progress) -> Staged:
+        """COPY each file of rows as soon as its reader completes it, until every band is read."""
+        staged = Staged()
+        copied = [0] * count  # files copied, per band
+        unfinished = set(range(count))
+
+        def news() -> bool:
+            return any(self.ready[i] or self.chunks[i] > copied[i] for i in unfinished)
+
+        while unfinished:
+            self._wait(news, progress)
+            for index in sorted(unfinished):
+                finished = self.ready[index]  # read first: the band's count of files is then final
+                while copied[index] < self.chunks[index]:
+                    path = parallel.chunk_path(self.scratch, index, copied[index])
+                    parallel.copy_chunk(connection, self.importer, path)
+                    copied[index] += 1
+                if finished:
+                    result = parallel.outcome(self.scratch, index)
+                    if finished != 1 or isinstance(result, str):
+                        raise RuntimeError(f"导入的读取进程出错：{result}")
+                    staged.read += result[0]
+                    staged.rejections.extend(result[1])
+                    unfinished.discard(index)
         return staged
 
     def raw_rows(self, wanted: set[int]) -> dict[int, list]:
@@ -228,7 +247,7 @@ def _load(loader: Loader, workers: int, parent: int) -> None:
     loader.flags[BANDS] = len(parts)
     loader.flags[INFO] = 1
     args = (loader.importer, loader.context)
-    shared = (loader.scratch, loader.counters, loader.ready)
+    shared = (loader.scratch, (loader.counters, loader.chunks, loader.ready))
     url = loader.database_url
     readers = {
         parallel.fork_reader(table, *args, band, *shared, index, url): index

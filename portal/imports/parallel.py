@@ -2,25 +2,26 @@
 
 Python validates about 100 k rows a second on one core; a million-row register would keep one
 core busy while the other idles. So once the sheet is parsed (by the loader process, see
-loader.py), one reader per core reads and validates its own band of Excel rows into a CSV file:
-the loader reads the first band itself and forks a reader for each other band, which shares the
-parsed sheet copy-on-write instead of copying it. The importing process COPYs each band into the
-staging table as soon as it is finished, in the batch's transaction; readers never touch its
-database connection, so a reader that dies fails the batch and nothing is applied. Two rows for
-the same person in different bands are found by the loader from the bands' keys while the last
-band is being copied (`duplicates`).
+loader.py), one reader per core reads and validates its own band of Excel rows into files of
+COPY lines: the loader reads the first band itself and forks a reader for each other band, which
+shares the parsed sheet copy-on-write instead of copying it. The importing process COPYs each
+file into the staging table as soon as it is complete (a band is written as files of
+CHUNK_LINES lines, so that copying goes on while the readers read), in the batch's transaction;
+readers never touch its database connection, so a reader that dies fails the batch and nothing
+is applied. Two rows for the same person in different bands are found by the loader from the
+bands' keys (`duplicates`).
 
 Bands are used only where they pay and are safe: a sheet whose merged cells do not reach into the
 data (their values fill down row by row), more than MIN_ROWS rows, a machine with more than one
 core (see loader.usable for the rest).
 """
 
-import csv
 import os
 import pickle
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine
@@ -33,6 +34,7 @@ from portal.imports.validation import Rejection
 from portal.regions.models import Region
 
 MIN_ROWS = 200_000
+CHUNK_LINES = 50_000  # rows per file a reader hands over
 
 
 def cores() -> int:
@@ -60,44 +62,60 @@ def plan(table: Table, min_rows: int, workers: int) -> list[tuple[int, int]]:
     return bands(first, last, workers if many else 1)
 
 
-def band_paths(scratch: Path, index: int) -> tuple[Path, Path]:
-    """Where band `index` leaves its rows (CSV) and its outcome (pickle)."""
-    return scratch / f"band-{index}.csv", scratch / f"band-{index}.pickle"
+def chunk_path(scratch: Path, index: int, chunk: int) -> Path:
+    """The `chunk`-th file of COPY lines of band `index`."""
+    return scratch / f"band-{index}-{chunk}.copy"
 
 
-def read_band(table, importer, context, band, scratch, counters, ready, index, database_url):
-    """Validate one band into its CSV file; leave (rows read, rejections) or an error text in
-    its outcome file, then flag it in `ready` (1 done, 2 failed). Never raises. Returns the
-    band's keys (key → row number of its valid rows), for `duplicates`."""
-    rows_path, result_path = band_paths(scratch, index)
+def outcome_path(scratch: Path, index: int) -> Path:
+    return scratch / f"band-{index}.pickle"
+
+
+def write_chunks(lines: Iterator[str], scratch: Path, index: int, chunks) -> None:
+    """Lines into files of CHUNK_LINES lines, each counted in `chunks[index]` once complete."""
+    chunk = 0
+    while True:
+        part = list(islice(lines, CHUNK_LINES))
+        if part or not chunk:
+            with chunk_path(scratch, index, chunk).open("w", newline="") as out:
+                out.writelines(part)
+            chunk += 1
+            chunks[index] = chunk
+        if len(part) < CHUNK_LINES:
+            return
+
+
+def read_band(table, importer, context, band, scratch, shared, index, database_url):
+    """Validate one band into files of COPY lines; leave (rows read, rejections) or an error
+    text in its outcome file, then flag it in `ready` (1 done, 2 failed). Never raises. Returns
+    the band's keys (ID number → row number of its valid rows), for `duplicates`.
+    `shared`: (rows read so far, complete files, ready), one slot per band."""
+    counters, chunks, ready = shared
     failed = False
-    seen: dict[tuple, int] = {}
+    seen: dict = {}
     try:
         if context.resolver is not None:
             context.resolver.lookup = _own_lookup(database_url)
         rejections: list[Rejection] = []
-        pick = apply.picker(importer.parallel_stage[1])
+        line = importer.parallel_stage.line
 
         def tick(count: int) -> None:
             counters[index] = count
 
-        with rows_path.open("w", newline="") as out:
-            write = csv.writer(out).writerow
-            rows = importer.validated(table.rows(*band), context, rejections, tick, seen)
-            for row_number, row in rows:
-                write((row_number, *pick(row)))
+        rows = importer.validated(table.rows(*band), context, rejections, tick, seen)
+        write_chunks((line(n, row) for n, row in rows), scratch, index, chunks)
         outcome = (counters[index], rejections)
     except BaseException:  # noqa: BLE001 - reported to the importing process
         outcome, failed = traceback.format_exc(limit=5)[-2000:], True
     try:
-        with result_path.open("wb") as f:
+        with outcome_path(scratch, index).open("wb") as f:
             pickle.dump(outcome, f, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         ready[index] = 2 if failed else 1
     return seen
 
 
-def fork_reader(table, importer, context, band, scratch, counters, ready, index, url) -> int:
+def fork_reader(table, importer, context, band, scratch, shared, index, url) -> int:
     """A forked process reading one band; it leaves without running any exit handler, after
     leaving the band's keys for `duplicates` (once the band is flagged: the importing process
     can COPY it meanwhile)."""
@@ -105,7 +123,7 @@ def fork_reader(table, importer, context, band, scratch, counters, ready, index,
     if pid == 0:
         code = 1
         try:
-            seen = read_band(table, importer, context, band, scratch, counters, ready, index, url)
+            seen = read_band(table, importer, context, band, scratch, shared, index, url)
             with (scratch / f"band-{index}.keys").open("wb") as f:
                 pickle.dump(seen, f, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
@@ -114,7 +132,7 @@ def fork_reader(table, importer, context, band, scratch, counters, ready, index,
     return pid
 
 
-def duplicates(scratch: Path, first_band: dict[tuple, int], count: int) -> list[tuple[int, int]]:
+def duplicates(scratch: Path, first_band: dict, count: int) -> list[tuple[int, int]]:
     """(row number, row number of the same person's first row) for every valid row whose key
     an earlier band already had: rows of one band were refused while reading, these span two.
     `first_band`: the keys of band 0; the other bands' keys are in their files."""
@@ -123,20 +141,17 @@ def duplicates(scratch: Path, first_band: dict[tuple, int], count: int) -> list[
     for index in range(1, count):
         with (scratch / f"band-{index}.keys").open("rb") as f:
             keys = pickle.load(f)
-        last = index == count - 1
-        for key, row_number in keys.items():
-            first = seen.get(key)
-            if first is not None:
-                found.append((row_number, first))
-            elif not last:
-                seen[key] = row_number
+        found += [(keys[key], seen[key]) for key in keys.keys() & seen.keys()]
+        if index < count - 1:
+            keys.update(seen)  # an earlier band's row stays the first
+            seen = keys
     return found
 
 
 def fail_band(scratch: Path, ready, index: int, status: int) -> None:
     """Record that the reader of band `index` ended without leaving its outcome."""
     code = os.waitstatus_to_exitcode(status)
-    with band_paths(scratch, index)[1].open("wb") as f:
+    with outcome_path(scratch, index).open("wb") as f:
         pickle.dump(f"读取进程异常退出（{code}）", f)
     ready[index] = 2
 
@@ -144,18 +159,17 @@ def fail_band(scratch: Path, ready, index: int, status: int) -> None:
 def outcome(scratch: Path, index: int):
     """(rows read, rejections) of a finished band, or the error text of a failed one."""
     try:
-        with band_paths(scratch, index)[1].open("rb") as f:
+        with outcome_path(scratch, index).open("rb") as f:
             return pickle.load(f)
     except (OSError, EOFError, pickle.UnpicklingError):
         return "读取进程没有留下结果"
 
 
-def copy_band(connection: Connection, importer, scratch: Path, index: int) -> None:
-    stage_table, fields = importer.parallel_stage
-    rows_path = band_paths(scratch, index)[0]
-    with rows_path.open(newline="") as source:
-        apply.copy_into(connection, stage_table, fields, source)
-    rows_path.unlink()
+def copy_chunk(connection: Connection, importer, path: Path) -> None:
+    stage = importer.parallel_stage
+    with path.open(newline="") as source:
+        apply.copy_into(connection, stage.table, stage.fields, source, text_format=True)
+    path.unlink()
 
 
 def _own_lookup(database_url: str) -> Callable[[str], Region | None]:
