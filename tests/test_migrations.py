@@ -83,9 +83,7 @@ def test_0008_folds_the_created_history_rows_into_the_person(scratch_app):
             person.format(id=1, idn="320923198001010011"),
             person.format(id=2, idn="320923198001010038"),
             change.format(id=1, cause="import", batch=7, changes='{"created": true}'),
-            change.format(
-                id=1, cause="import", batch=8, changes='{"name": ["张三", "张三丰"]}'
-            ),
+            change.format(id=1, cause="import", batch=8, changes='{"name": ["张三", "张三丰"]}'),
             change.format(id=2, cause="comparison", batch=3, changes='{"file_state": [null, "x"]}'),
         ):
             db.session.execute(text(statement))
