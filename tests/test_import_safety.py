@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from portal.imports import safety
+from portal.imports import safety, zipped
 from portal.imports.safety import UnsafeFile, check_sheet_extent, inspect_upload
 
 pytestmark = pytest.mark.no_db
@@ -327,7 +327,7 @@ def _tall_sheet(rows: int, wide_row: int | None = None, width: int = 3) -> str:
 
 
 def test_normal_sheets_pass_and_a_late_wide_row_is_measured(tmp_path, monkeypatch):
-    monkeypatch.setattr(safety, "_CHUNK", 4096)  # many chunks, so later ones take the fast path
+    monkeypatch.setattr(zipped, "BLOCK", 4096)  # many chunks, so later ones take the fast path
     path = _minimal_xlsx(tmp_path / "ok.xlsx", _tall_sheet(3000, wide_row=2900))
     check_sheet_extent(path, max_cells=3000 * 40)
     with pytest.raises(UnsafeFile, match="数据范围过大"):
@@ -350,3 +350,21 @@ def test_the_beyond_pattern_agrees_with_arithmetic(limit):
         assert bool(pattern.search(f' r="{letters}1"'.encode())) == (value > limit), value
         assert bool(pattern.search(f' r="{letters.lower()}1"'.encode())) == (value > limit)
         assert safety._letters_to_column(letters.encode()) == value
+
+
+def test_inflated_blocks_are_bounded_and_a_changed_byte_is_caught(tmp_path, monkeypatch):
+    monkeypatch.setattr(zipped, "BLOCK", 1000)
+    path = tmp_path / "a.zip"
+    content = b"<row/>" * 10_000  # compresses a thousandfold: one read inflates it all
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("deflated.xml", content, zipfile.ZIP_DEFLATED)
+        zf.writestr("stored.xml", content, zipfile.ZIP_STORED)
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            got = list(zipped.blocks(zf, info))
+            assert b"".join(got) == content and max(map(len, got)) <= 1000
+    data = path.read_bytes()
+    at = data.rindex(content[:600])  # inside the stored entry
+    path.write_bytes(data[:at] + b"<wor/>" + data[at + 6 :])
+    with zipfile.ZipFile(path) as zf, pytest.raises(zipfile.BadZipFile, match="CRC"):
+        list(zipped.blocks(zf, zf.getinfo("stored.xml")))

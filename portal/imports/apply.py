@@ -324,8 +324,10 @@ def _write_persons_postgres(
                 "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id_number = s.id_number) "
                 # In ID-number order, the unique index grows at its end instead of taking a
                 # million inserts at random places (15 s instead of 22 s for a million).
-                # ID numbers are digits and X: byte order is every locale's order.
-                'ORDER BY s.id_number COLLATE "C"'
+                # Validated ID numbers are 17 digits and a check character those digits decide:
+                # the digits as a number give the same order, and sort two to three times as
+                # fast as the text (whose first bytes, the region, are nearly all alike).
+                "ORDER BY left(s.id_number, 17)::bigint"
             ),
             params,
         )

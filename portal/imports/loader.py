@@ -1,14 +1,21 @@
-"""Opening a big upload in a process of its own, while the importing process checks the file.
+"""Opening a big upload in processes of their own, while the importing process checks the file.
 
-calamine parses a million-row sheet in about 6 s on one core. Before any of it may run in a
+calamine parses a million-row sheet in 5-10 s on one core. Before any of it may run in a
 process that matters, the sheet's extent must be checked (safety.check_sheet_extent: cells far
 apart make calamine allocate a dense grid of billions of cells and abort the process), which
 takes 2 s more on one core. So a forked loader parses while the importing process checks, on the
-other core: if the check refuses the file, the loader is killed (a hostile sheet aborts the
-loader at worst, and its address space is capped so that it cannot take the machine's memory
-meanwhile). The loader then finds the list (header, columns), reads the first band of rows and
-forks a reader for each other band (parallel.py), and stays until the batch is applied, to hand
-back the original cells of rows refused after staging, for the error workbook.
+other core: if the check refuses the file, the loader and its readers are killed (a hostile
+sheet aborts them at worst, and their address space is capped so that they cannot take the
+machine's memory meanwhile).
+
+The loader first cuts the .xlsx's big sheet into one workbook per core (pieces.py) and forks a
+reader for each piece but the first: every core parses its piece at the same time. The loader
+parses piece 0, finds the list there (header, columns) and hands the header to the readers,
+which read their rows with it. Where a sheet cannot be cut (an .xls, a small or unusual sheet),
+the loader parses the upload whole and forks the readers after, sharing the parsed sheet
+copy-on-write, each reading its band of rows (parallel.plan). Either way the loader reads band 0
+itself, and every process stays until the batch is applied, to hand back the original cells of
+its rows refused after staging, for the error workbook.
 
 The importing process keeps its database connection and transaction to itself: the loader and
 the readers only write files in a scratch directory and flags in shared memory.
@@ -21,6 +28,7 @@ thread (a fork copies only the calling thread).
 import os
 import pickle
 import resource
+import shutil
 import signal
 import tempfile
 import time
@@ -32,7 +40,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from portal.imports import parallel, reading
+from portal.imports import parallel, pieces, reading
 from portal.imports.safety import UnsafeFile, check_sheet_extent
 from portal.imports.validation import Rejection
 
@@ -89,6 +97,10 @@ class Loader:
         self.ready = RawArray(c_int64, workers)  # per band: 1 done, 2 failed
         self.counters = RawArray(c_int64, workers)  # per band: rows read so far
         self.chunks = RawArray(c_int64, workers)  # per band: files of rows complete so far
+        self.keyed = RawArray(c_int64, workers)  # per band: 1 once its keys are saved
+        self.answered = RawArray(c_int64, workers)  # per band: 1 once its raw rows are saved
+        xlsx = self.file_kind == "xlsx"
+        self.pieces_dir = pieces.directory(self.scratch, self.path) if xlsx else None
         pid = os.fork()
         if pid == 0:  # the loader: never returns
             _loader_main(self, workers, os.getppid())
@@ -109,6 +121,8 @@ class Loader:
         if self.pid is not None:
             os.waitpid(self.pid, 0)
             self.pid = None
+        if self.pieces_dir not in (None, self.scratch):
+            shutil.rmtree(self.pieces_dir, ignore_errors=True)
         self._scratch.cleanup()
 
     def stage(self, connection: Connection, progress) -> Staged:
@@ -230,47 +244,160 @@ def _cap_address_space(path: Path) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _load(loader: Loader, workers: int, parent: int) -> None:
-    def dump(name: str, value) -> None:
-        with (loader.scratch / f"{name}.pickle").open("wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+def _dump(loader: Loader, name: str, value) -> None:
+    with (loader.scratch / f"{name}.pickle").open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
 
+
+def _load(loader: Loader, workers: int, parent: int) -> None:
+    cut = None
+    if loader.pieces_dir is not None:
+        cut = pieces.split(loader.path, workers, loader.pieces_dir)
+    readers: dict[int, int] = {}  # pid → band
+    if cut is not None:
+        readers = {
+            parallel.fork(lambda i=i: _piece_reader(loader, cut, i)): i
+            for i in range(1, len(cut.paths))
+        }
     try:
         # The importing process is checking the extent meanwhile (and kills us if it fails).
-        table = reading.open_table(loader.path, loader.file_kind, loader.list_kind, max_cells=None)
+        path = cut.paths[0] if cut is not None else loader.path
+        table = reading.open_table(path, loader.file_kind, loader.list_kind, max_cells=None)
     except reading.ReadError as exc:  # missing columns, unreadable file
-        dump("info", ("error", exc.message))
+        _dump(loader, "plan", None)
+        _dump(loader, "info", ("error", exc.message))
         loader.flags[INFO] = 1
         return
-    parts = parallel.plan(table, loader.min_rows, workers)
-    dump("info", ("ok", table.headers, table.last_row))
+    unused: dict[int, int] = {}
+    if cut is not None and table.sheet_name == cut.sheet_name:  # the list is the cut sheet
+        os.unlink(cut.paths[0])
+        parts = [cut.band(i, table.header_rows[-1] + 1) for i in range(len(cut.paths))]
+        _dump(loader, "plan", table.header_only())
+        last_row = cut.last_row
+    else:
+        parts = parallel.plan(table, loader.min_rows, workers)
+        _dump(loader, "plan", None)  # the piece readers, if any, leave
+        last_row = table.last_row
+        unused, readers = readers, {}
+    _dump(loader, "info", ("ok", table.headers, last_row))
     loader.flags[BANDS] = len(parts)
     loader.flags[INFO] = 1
-    args = (loader.importer, loader.context)
-    shared = (loader.scratch, (loader.counters, loader.chunks, loader.ready))
-    url = loader.database_url
-    readers = {
-        parallel.fork_reader(table, *args, band, *shared, index, url): index
-        for index, band in enumerate(parts[1:], 1)
-    }
-    first_band = parallel.read_band(table, *args, parts[0], *shared, 0, url)
-    failed = False
-    for pid, index in readers.items():
-        _, status = os.waitpid(pid, 0)
-        if not loader.ready[index]:  # killed before it could say so
-            parallel.fail_band(loader.scratch, loader.ready, index, status)
-        failed = failed or loader.ready[index] != 1 or status != 0
-    if loader.ready[0] != 1 or failed:
+    for pid in unused:
+        os.waitpid(pid, 0)
+    if not readers:
+        readers = {
+            parallel.fork(lambda i=i, b=band: _reader(loader, table, b, i)): i
+            for i, band in enumerate(parts[1:], 1)
+        }
+    args = (loader.importer, loader.context, parts[0], loader.scratch, _slots(loader), 0)
+    first_band = parallel.read_band(table, *args, loader.database_url)
+    if not _keys_saved(loader, readers):
         return  # the importing process fails the batch
-    dump("duplicates", parallel.duplicates(loader.scratch, first_band, len(parts)))
+    _dump(loader, "duplicates", parallel.duplicates(loader.scratch, first_band, len(parts)))
     loader.flags[DUPLICATES] = 1
+    del first_band
     # Stay until the batch is applied: the rows refused after staging are re-read from here.
+    if not _requested(loader, parent):
+        return
+    raw = parallel.raw_rows(table, parts[0], _wanted(loader))
+    for index in sorted(readers.values()):
+        _wait_for(loader, readers, index, loader.answered)
+        with (loader.scratch / f"raw-{index}.pickle").open("rb") as f:
+            raw.update(pickle.load(f))
+    _dump(loader, "raw", raw)
+    loader.flags[ANSWER] = 1
+
+
+def _slots(loader: Loader):
+    return (loader.counters, loader.chunks, loader.ready)
+
+
+def _piece_reader(loader: Loader, cut: pieces.Pieces, index: int) -> None:
+    """A reader of piece `index`: it parses its piece at once, then reads its rows with the
+    header the loader found in piece 0 (or leaves, if the list is not on the cut sheet)."""
+    loader_pid = os.getppid()
+    try:
+        sheet = reading.parse_sheet(cut.paths[index], cut.sheet_name)
+        failure = None
+    except BaseException:  # noqa: BLE001 - reported once the band is known to be ours
+        sheet, failure = None, traceback.format_exc(limit=5)[-2000:]
+    cut.paths[index].unlink(missing_ok=True)
+    while not loader.flags[INFO]:
+        if os.getppid() != loader_pid:
+            return
+        time.sleep(WAIT)
+    header = _read(loader, "plan")
+    if header is None:
+        return
+    if failure is not None:
+        parallel.fail_band(loader.scratch, loader.ready, index, failure)
+        return
+    band = cut.band(index, header.header_rows[-1] + 1)
+    _reader(loader, header.over(sheet), band, index)
+
+
+def _reader(loader: Loader, table, band, index: int) -> None:
+    """A reader's life once its table is open: read its band, save its keys, then stay until
+    the batch is applied to hand back its rows refused after staging."""
+    loader_pid = os.getppid()
+    args = (loader.importer, loader.context, band, loader.scratch, _slots(loader), index)
+    seen = parallel.read_band(table, *args, loader.database_url)
+    parallel.save_keys(loader.scratch, index, seen)
+    del seen
+    loader.keyed[index] = 1
+    if _requested(loader, loader_pid):
+        raw = parallel.raw_rows(table, band, _wanted(loader))
+        with (loader.scratch / f"raw-{index}.pickle").open("wb") as f:
+            pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
+        loader.answered[index] = 1
+
+
+def _requested(loader: Loader, parent: int) -> bool:
+    """Wait for the importing process to ask for refused rows; False if it is gone."""
     while not loader.flags[REQUEST]:
         if os.getppid() != parent:
-            return  # the importing process is gone
+            return False
         time.sleep(WAIT)
-    if loader.flags[REQUEST] == 1:
-        with (loader.scratch / "wanted.pickle").open("rb") as f:
-            wanted = pickle.load(f)
-        dump("raw", {s.row_number: s.raw for s in table.rows() if s.row_number in wanted})
-        loader.flags[ANSWER] = 1
+    return loader.flags[REQUEST] == 1
+
+
+def _wanted(loader: Loader) -> set[int]:
+    with (loader.scratch / "wanted.pickle").open("rb") as f:
+        return pickle.load(f)
+
+
+def _read(loader: Loader, name: str):
+    with (loader.scratch / f"{name}.pickle").open("rb") as f:
+        return pickle.load(f)
+
+
+def _keys_saved(loader: Loader, readers: dict[int, int]) -> bool:
+    """Wait until every reader has read its band and saved its keys; False if any failed."""
+    for index in sorted(readers.values()):
+        if not _wait_for(loader, readers, index, loader.keyed, fail=False):
+            return False
+    return loader.ready[0] == 1 and all(loader.ready[i] == 1 for i in readers.values())
+
+
+def _wait_for(loader: Loader, readers: dict[int, int], index: int, flag, fail=True) -> bool:
+    """Wait until flag[index] is set by the reader of band `index`. A reader that ends before
+    has its band failed; then raise (fail) or return False."""
+    pid = next(p for p, i in readers.items() if i == index)
+    while not flag[index]:
+        try:
+            ended, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped already, by an earlier wait
+            ended, status = pid, 0
+        if ended:
+            if flag[index]:
+                break
+            if not loader.ready[index]:  # killed before it could say so
+                code = os.waitstatus_to_exitcode(status)
+                parallel.fail_band(
+                    loader.scratch, loader.ready, index, f"读取进程异常退出（{code}）"
+                )
+            if fail:
+                raise RuntimeError(f"读取进程 {index} 异常退出")
+            return False
+        time.sleep(WAIT)
+    return True

@@ -1,19 +1,18 @@
 """Reading and validating a big list on every core, inside the batch's one transaction.
 
 Python validates about 100 k rows a second on one core; a million-row register would keep one
-core busy while the other idles. So once the sheet is parsed (by the loader process, see
-loader.py), one reader per core reads and validates its own band of Excel rows into files of
-COPY lines: the loader reads the first band itself and forks a reader for each other band, which
-shares the parsed sheet copy-on-write instead of copying it. The importing process COPYs each
-file into the staging table as soon as it is complete (a band is written as files of
-CHUNK_LINES lines, so that copying goes on while the readers read), in the batch's transaction;
-readers never touch its database connection, so a reader that dies fails the batch and nothing
-is applied. Two rows for the same person in different bands are found by the loader from the
-bands' keys (`duplicates`).
+core busy while the other idles. So one reader per core reads and validates its own band of
+Excel rows into files of COPY lines: the loader (loader.py) reads the first band itself, and
+each other reader either parsed a piece of the cut sheet on its own (pieces.py) or shares the
+parsed sheet copy-on-write. The importing process COPYs each file into the staging table as
+soon as it is complete (a band is written as files of CHUNK_LINES lines, so that copying goes on
+while the readers read), in the batch's transaction; readers never touch its database
+connection, so a reader that dies fails the batch and nothing is applied. Two rows for the same
+person in different bands are found by the loader from the bands' keys (`duplicates`).
 
-Bands are used only where they pay and are safe: a sheet whose merged cells do not reach into the
-data (their values fill down row by row), more than MIN_ROWS rows, a machine with more than one
-core (see loader.usable for the rest).
+Bands of one parsed sheet are used only where they pay and are safe: a sheet whose merged cells
+do not reach into the data (their values fill down row by row), more than MIN_ROWS rows, a
+machine with more than one core (see loader.usable for the rest).
 """
 
 import os
@@ -85,7 +84,7 @@ def write_chunks(lines: Iterator[str], scratch: Path, index: int, chunks) -> Non
             return
 
 
-def read_band(table, importer, context, band, scratch, shared, index, database_url):
+def read_band(table, importer, context, band, scratch, shared, index, database_url) -> dict:
     """Validate one band into files of COPY lines; leave (rows read, rejections) or an error
     text in its outcome file, then flag it in `ready` (1 done, 2 failed). Never raises. Returns
     the band's keys (ID number → row number of its valid rows), for `duplicates`.
@@ -115,21 +114,33 @@ def read_band(table, importer, context, band, scratch, shared, index, database_u
     return seen
 
 
-def fork_reader(table, importer, context, band, scratch, shared, index, url) -> int:
-    """A forked process reading one band; it leaves without running any exit handler, after
-    leaving the band's keys for `duplicates` (once the band is flagged: the importing process
-    can COPY it meanwhile)."""
+def fork(child: Callable[[], None]) -> int:
+    """A forked process running `child`; it leaves without running any exit handler."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            seen = read_band(table, importer, context, band, scratch, shared, index, url)
-            with (scratch / f"band-{index}.keys").open("wb") as f:
-                pickle.dump(seen, f, protocol=pickle.HIGHEST_PROTOCOL)
+            child()
             code = 0
         finally:
             os._exit(code)
     return pid
+
+
+def keys_path(scratch: Path, index: int) -> Path:
+    return scratch / f"band-{index}.keys"
+
+
+def save_keys(scratch: Path, index: int, seen: dict) -> None:
+    """Leave a band's keys for `duplicates` (once the band is flagged: the importing process
+    can COPY it meanwhile)."""
+    with keys_path(scratch, index).open("wb") as f:
+        pickle.dump(seen, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def raw_rows(table: Table, band: tuple[int, int | None], wanted: set[int]) -> dict[int, list]:
+    """The original cells of the rows of `band` numbered in `wanted`."""
+    return {s.row_number: s.raw for s in table.rows(*band) if s.row_number in wanted}
 
 
 def duplicates(scratch: Path, first_band: dict, count: int) -> list[tuple[int, int]]:
@@ -139,7 +150,7 @@ def duplicates(scratch: Path, first_band: dict, count: int) -> list[tuple[int, i
     seen = first_band
     found = []
     for index in range(1, count):
-        with (scratch / f"band-{index}.keys").open("rb") as f:
+        with keys_path(scratch, index).open("rb") as f:
             keys = pickle.load(f)
         found += [(keys[key], seen[key]) for key in keys.keys() & seen.keys()]
         if index < count - 1:
@@ -148,11 +159,10 @@ def duplicates(scratch: Path, first_band: dict, count: int) -> list[tuple[int, i
     return found
 
 
-def fail_band(scratch: Path, ready, index: int, status: int) -> None:
-    """Record that the reader of band `index` ended without leaving its outcome."""
-    code = os.waitstatus_to_exitcode(status)
+def fail_band(scratch: Path, ready, index: int, message: str) -> None:
+    """Record that the reader of band `index` failed without leaving its outcome."""
     with outcome_path(scratch, index).open("wb") as f:
-        pickle.dump(f"读取进程异常退出（{code}）", f)
+        pickle.dump(message, f)
     ready[index] = 2
 
 

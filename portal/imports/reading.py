@@ -44,7 +44,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
@@ -211,6 +211,22 @@ class Table:
         """Whether merged cells reach into the data rows (their values fill down row by row)."""
         data_start = self.header_rows[-1]
         return bool(_merge_plan(self._merges, data_start, self.column_map.fields.values()))
+
+    def header_only(self) -> Table:
+        """The table without its rows (which cannot be pickled): for a piece's reader."""
+        return replace(self, _source=None, _merges=(), _close=None)
+
+    def over(self, sheet) -> Table:
+        """This table's header over the rows of `sheet`, a parsed piece of the same sheet
+        (pieces.py); no merged cell reaches a piece other than the first."""
+        end = sheet.end
+        return replace(
+            self,
+            last_row=end[0] + 1 if end else 0,
+            _source=lambda: _calamine_rows(sheet),
+            _merges=(),
+            _close=None,
+        )
 
     def close(self) -> None:
         self._source = None
@@ -403,6 +419,17 @@ def _open_calamine(
     finally:
         workbook.close()
     raise _missing(list_kind, failures)
+
+
+def parse_sheet(path: Path, sheet_name: str):
+    """The named worksheet of a workbook the portal wrote itself (a piece), parsed whole."""
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    try:
+        return workbook.get_sheet_by_name(sheet_name)
+    finally:
+        workbook.close()
 
 
 def _open_openpyxl(path: Path, list_kind: ListKind, sheet: str | int | None) -> Table:

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from portal.imports import zipped
+
 __all__ = [
     "ACCEPTED_EXTENSIONS",
     "DEFAULT_MAX_CELLS",
@@ -353,7 +355,6 @@ _SHAPE = bytes.maketrans(b"\t\n\r0123456789", b"   9999999999")
 _ODD_REF = re.compile(rb" r(?: |=[^\"])")
 _REF_CANONICAL = re.compile(rb' r="([A-Za-z]*)0*(\d+)"')
 _REF_FLEXIBLE = re.compile(rb"\sr\s*=\s*[\"']([A-Za-z]*)0*(\d+)[\"']")
-_CHUNK = 8 * MB
 _MAX_TAG = 1 * MB
 
 
@@ -453,7 +454,7 @@ def check_sheet_extent(path: Path, *, max_cells: int = DEFAULT_MAX_CELLS) -> Non
                         break
     except UnsafeFile:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (*zipped.Error, ValueError, NotImplementedError) as exc:
         raise UnsafeFile(_CORRUPT) from exc
 
 
@@ -461,32 +462,28 @@ def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
     """The part in pieces that end just after a '>', so no tag is ever cut in two."""
     xml_like = None
     carry = b""
-    with zf.open(info) as f:
-        while True:
-            block = f.read(_CHUNK)
-            if xml_like is None:
-                xml_like = info.filename.lower().endswith((".xml", ".rels", ".vml")) or (
-                    block.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
-                )
-            if not block:
-                if carry:
-                    yield carry
-                return
-            data = carry + block
-            cut = data.rfind(b">") + 1
-            if cut == 0:
-                if len(data) > _MAX_TAG:
-                    if xml_like:
-                        raise UnsafeFile(
-                            f"文件内部的部件（{info.filename}）结构异常，不是正常的 Excel 工作簿。"
-                        )
-                    yield data  # binary part (an image): no tags to keep whole
-                    carry = b""
-                else:
-                    carry = data
-                continue
-            yield data[:cut]
-            carry = data[cut:]
+    for block in zipped.blocks(zf, info):
+        if xml_like is None:
+            xml_like = info.filename.lower().endswith((".xml", ".rels", ".vml")) or (
+                block.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+            )
+        data = carry + block
+        cut = data.rfind(b">") + 1
+        if cut == 0:
+            if len(data) > _MAX_TAG:
+                if xml_like:
+                    raise UnsafeFile(
+                        f"文件内部的部件（{info.filename}）结构异常，不是正常的 Excel 工作簿。"
+                    )
+                yield data  # binary part (an image): no tags to keep whole
+                carry = b""
+            else:
+                carry = data
+            continue
+        yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
 
 
 def _scan_part(
