@@ -15,9 +15,9 @@ Targets: import < 45 s and < 1 GB, ≤ 3× calamine's read time; comparison < 30
 2-core machine varies by 10-20 % from one run to the next (calamine alone read this file in
 4.9-7.0 s), so the default is three runs and their medians, and the ratio per run.
 Peak memory is given twice: the largest single process (wait4's ru_maxrss) and the largest sum,
-sampled every 0.25 s, of the PSS of the whole process tree plus the sheet pieces the loader
-writes to /dev/shm (portal/imports/pieces.py): the loader and one reader per core each parse a
-piece of the sheet (loader.py), so the whole tree is what the machine must hold.
+sampled every 0.25 s, of the PSS of the whole process tree: the loader and one reader per core
+each parse a piece of the sheet (portal/imports/pieces.py, loader.py), so the whole tree is what
+the machine must hold.
 """
 
 import argparse
@@ -62,21 +62,10 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def _shm_kb() -> int:
-    """KB in the import's pieces on /dev/shm (portal/imports/pieces.py)."""
-    total = 0
-    for path in Path("/dev/shm").glob("portal-import-*/*"):
-        try:
-            total += path.stat().st_blocks // 2
-        except OSError:
-            pass
-    return total
-
-
 def _sample_total(pid: int, peak: list[int], done: threading.Event) -> None:
-    """The largest sum seen of the process tree's PSS and its pieces on /dev/shm, in KB."""
+    """The largest sum seen of the process tree's PSS, in KB."""
     while not done.wait(0.25):
-        peak[0] = max(peak[0], sum(_pss_kb(p) for p in _descendants(pid)) + _shm_kb())
+        peak[0] = max(peak[0], sum(_pss_kb(p) for p in _descendants(pid)))
 
 
 def sh(args: list[str], env: dict) -> tuple[float, int, str, int]:
@@ -85,7 +74,7 @@ def sh(args: list[str], env: dict) -> tuple[float, int, str, int]:
     The peak RSS is that child's or one of its children's (wait4): RUSAGE_CHILDREN would
     report the largest of all the children so far, i.e. calamine's read for every step after
     it. The total is sampled every 0.25 s: the PSS of the whole process tree (pages shared
-    copy-on-write counted once) plus the pieces the loader wrote to /dev/shm."""
+    copy-on-write counted once)."""
     out_file, err_file = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     start = time.perf_counter()
     child = subprocess.Popen(args, env=env, stdout=out_file, stderr=err_file, text=True)

@@ -11,7 +11,6 @@ piece's reader hands back.
 import io
 import zipfile
 from datetime import date
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -178,7 +177,6 @@ def test_an_import_through_pieces_counts_and_refuses_as_in_one_process(
     assert "校验位错误" in got[2][1]
     assert fetch(app, select(func.count()).select_from(Person)) == [198]
     assert _children() == before
-    assert not any(Path(pieces.SHM).glob("portal-import-*"))  # the pieces were removed
 
 
 def test_a_list_on_another_sheet_is_read_whole_from_the_first_piece(

@@ -28,7 +28,6 @@ thread (a fork copies only the calling thread).
 import os
 import pickle
 import resource
-import shutil
 import signal
 import tempfile
 import time
@@ -99,8 +98,6 @@ class Loader:
         self.chunks = RawArray(c_int64, workers)  # per band: files of rows complete so far
         self.keyed = RawArray(c_int64, workers)  # per band: 1 once its keys are saved
         self.answered = RawArray(c_int64, workers)  # per band: 1 once its raw rows are saved
-        xlsx = self.file_kind == "xlsx"
-        self.pieces_dir = pieces.directory(self.scratch, self.path) if xlsx else None
         pid = os.fork()
         if pid == 0:  # the loader: never returns
             _loader_main(self, workers, os.getppid())
@@ -121,8 +118,6 @@ class Loader:
         if self.pid is not None:
             os.waitpid(self.pid, 0)
             self.pid = None
-        if self.pieces_dir not in (None, self.scratch):
-            shutil.rmtree(self.pieces_dir, ignore_errors=True)
         self._scratch.cleanup()
 
     def stage(self, connection: Connection, progress) -> Staged:
@@ -251,8 +246,8 @@ def _dump(loader: Loader, name: str, value) -> None:
 
 def _load(loader: Loader, workers: int, parent: int) -> None:
     cut = None
-    if loader.pieces_dir is not None:
-        cut = pieces.split(loader.path, workers, loader.pieces_dir)
+    if loader.file_kind == "xlsx":
+        cut = pieces.split(loader.path, workers, loader.scratch)
     readers: dict[int, int] = {}  # pid → band
     if cut is not None:
         readers = {

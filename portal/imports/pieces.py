@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,6 @@ from portal.imports.reading import HEADER_SCAN_ROWS
 
 MIN_BYTES = 8 << 20  # smaller sheets parse in well under a second: not worth cutting
 TAIL_KEPT = 1 << 20  # bytes at the end kept to find </sheetData> and the last row
-SHM = Path("/dev/shm")  # pieces live there while they are parsed, when it has room
 
 _OPEN = b"<sheetData>"
 _CLOSE = b"</sheetData>"
@@ -68,24 +65,13 @@ class Pieces:
         return first, last
 
 
-def directory(scratch: Path, path: Path) -> Path:
-    """Where an import's pieces go: a new directory in RAM-backed /dev/shm when it has room
-    for them twice over (writing 400 MB there takes a third of the time it takes on disk, and
-    each piece is unlinked once parsed), else `scratch`. The caller removes it."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            size = sum(i.file_size for i in zf.infolist())
-        free = shutil.disk_usage(SHM).free
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return scratch
-    if free < 2 * size + (1 << 30):
-        return scratch
-    return Path(tempfile.mkdtemp(prefix=f"{scratch.name}-", dir=SHM))
-
-
 def split(path: Path, count: int, where: Path) -> Pieces | None:
     """Cut the biggest worksheet of the .xlsx at `path` into `count` workbooks in `where`, or
-    None when it should be parsed whole."""
+    None when it should be parsed whole.
+
+    `where` is the import's scratch directory, on disk: in RAM (/dev/shm) the pieces would be
+    written in a third of the time (0.3 s instead of 0.9 s for 400 MB) but would add their size
+    to the memory the import holds while it parses (1.2 GB instead of 0.8 GB in all)."""
     if count < 2:
         return None
     paths = tuple(where / f"piece-{i}.xlsx" for i in range(count))
