@@ -129,7 +129,7 @@ class Loader:
             except UnsafeFile as exc:
                 raise reading.ReadError(exc.message) from exc
         self._wait(lambda: self.flags[INFO], progress)
-        info = self._load("info")
+        info = _read(self, "info")
         if info[0] == "error":
             raise reading.ReadError(info[1])
         _, self.headers, self.last_row = info
@@ -137,7 +137,7 @@ class Loader:
         self.importer.create_stage(connection)
         staged = self._copy_bands(connection, count, progress)
         self._wait(lambda: self.flags[DUPLICATES], progress)
-        found = self._load("duplicates")
+        found = _read(self, "duplicates")
         if found:
             stage_table = self.importer.parallel_stage.table
             connection.execute(
@@ -176,11 +176,10 @@ class Loader:
 
     def raw_rows(self, wanted: set[int]) -> dict[int, list]:
         """The original cells of the rows numbered in `wanted`."""
-        with (self.scratch / "wanted.pickle").open("wb") as f:
-            pickle.dump(wanted, f)
+        _dump(self, "wanted", wanted)
         self.flags[REQUEST] = 1
         self._wait(lambda: self.flags[ANSWER], None)
-        return self._load("raw")
+        return _read(self, "raw")
 
     def _wait(self, done, progress) -> None:
         """Wait until done(); fail if the loader ended before."""
@@ -197,10 +196,6 @@ class Loader:
                 read = sum(self.counters)
                 progress(read, self.last_row, f"已读取 {read} 行")
             time.sleep(WAIT)
-
-    def _load(self, name: str):
-        with (self.scratch / f"{name}.pickle").open("rb") as f:
-            return pickle.load(f)
 
     def _loader_error(self, status: int) -> str:
         try:
@@ -240,6 +235,7 @@ def _cap_address_space(path: Path) -> None:
 
 
 def _dump(loader: Loader, name: str, value) -> None:
+    """Leave a value in the scratch directory for the other processes of the import."""
     with (loader.scratch / f"{name}.pickle").open("wb") as f:
         pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -277,7 +273,8 @@ def _load(loader: Loader, workers: int, parent: int) -> None:
     _dump(loader, "info", ("ok", table.headers, last_row))
     loader.flags[BANDS] = len(parts)
     loader.flags[INFO] = 1
-    for pid in unused:
+    for pid in unused:  # parsing a piece no one will read: nothing of theirs is shared yet
+        os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     if not readers:
         readers = {
@@ -294,11 +291,10 @@ def _load(loader: Loader, workers: int, parent: int) -> None:
     # Stay until the batch is applied: the rows refused after staging are re-read from here.
     if not _requested(loader, parent):
         return
-    raw = parallel.raw_rows(table, parts[0], _wanted(loader))
+    raw = parallel.raw_rows(table, parts[0], _read(loader, "wanted"))
     for index in sorted(readers.values()):
         _wait_for(loader, readers, index, loader.answered)
-        with (loader.scratch / f"raw-{index}.pickle").open("rb") as f:
-            raw.update(pickle.load(f))
+        raw.update(_read(loader, f"raw-{index}"))
     _dump(loader, "raw", raw)
     loader.flags[ANSWER] = 1
 
@@ -341,9 +337,7 @@ def _reader(loader: Loader, table, band, index: int) -> None:
     del seen
     loader.keyed[index] = 1
     if _requested(loader, loader_pid):
-        raw = parallel.raw_rows(table, band, _wanted(loader))
-        with (loader.scratch / f"raw-{index}.pickle").open("wb") as f:
-            pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
+        _dump(loader, f"raw-{index}", parallel.raw_rows(table, band, _read(loader, "wanted")))
         loader.answered[index] = 1
 
 
@@ -354,11 +348,6 @@ def _requested(loader: Loader, parent: int) -> bool:
             return False
         time.sleep(WAIT)
     return loader.flags[REQUEST] == 1
-
-
-def _wanted(loader: Loader) -> set[int]:
-    with (loader.scratch / "wanted.pickle").open("rb") as f:
-        return pickle.load(f)
 
 
 def _read(loader: Loader, name: str):
