@@ -9,7 +9,7 @@ from datetime import date
 from operator import itemgetter
 
 from permissions import Scope
-from portal.imports import apply, columns, enrollments, key_populations, lapsed
+from portal.imports import apply, columns, enrollments, key_populations, lapsed, plain
 from portal.imports.validation import (
     RegionResolver,
     Rejection,
@@ -38,6 +38,9 @@ class ParallelStage:
     table: str
     fields: tuple[str, ...]
     line: Callable[[int, dict], str]  # (row number, validated row) → one line, with its newline
+    # (column map, context, seen) → a function taking (row number, row as read) to the line of
+    # a plainly valid row, or None to take the row the general way (see plain.py).
+    plain: Callable[[dict, "Context", dict], Callable[[int, list], str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,17 +76,55 @@ class Importer:
             read += 1
             if read % TICK_ROWS == 0:
                 tick(read)
-            result = self.validate(source.values, context)
-            if isinstance(result, str):
-                rejections.append(Rejection(source.row_number, source.raw, result))
-                continue
-            key = self.key(result)
-            if key in seen:
-                reason = self.duplicate.format(first=seen[key])
-                rejections.append(Rejection(source.row_number, source.raw, reason))
-                continue
-            seen[key] = source.row_number
-            yield source.row_number, result
+            result = self.checked(source, context, rejections, seen)
+            if result is not None:
+                yield source.row_number, result
+        tick(read)
+
+    def checked(self, source, context: Context, rejections: list, seen: dict) -> dict | None:
+        """The clean row of one source row, its key recorded in `seen`; or None, the refusal
+        added to `rejections`."""
+        result = self.validate(source.values, context)
+        if isinstance(result, str):
+            rejections.append(Rejection(source.row_number, source.raw, result))
+            return None
+        key = self.key(result)
+        if key in seen:
+            reason = self.duplicate.format(first=seen[key])
+            rejections.append(Rejection(source.row_number, source.raw, reason))
+            return None
+        seen[key] = source.row_number
+        return result
+
+    def lines(
+        self, table, band, context: Context, rejections: list, tick: Callable[[int], None],
+        seen: dict,
+    ) -> Iterator[str]:  # fmt: skip
+        """The COPY lines (parallel_stage) of the valid rows of `band` of `table`, as validated
+        would give them; plainly valid rows take the short way (plain.py) when there is one."""
+        line = self.parallel_stage.line
+        plain_way = self.parallel_stage.plain
+        if plain_way is None or table.merges_data:
+            for number, row in self.validated(table.rows(*band), context, rejections, tick, seen):
+                yield line(number, row)
+            return
+        quick = plain_way(table.column_map.fields, context, seen)
+        shape = table.shaper()
+        read = 0
+        for number, row in table.numbered(*band):
+            text = quick(number, row)
+            if text is None:
+                source = shape(number, row)
+                if source is None:  # not data
+                    continue
+                result = self.checked(source, context, rejections, seen)
+                if result is not None:
+                    text = line(number, result)
+            read += 1
+            if read % TICK_ROWS == 0:
+                tick(read)
+            if text is not None:
+                yield text
         tick(read)
 
 
@@ -107,6 +148,7 @@ def _apply_insured(connection, context: Context, batch_id: int, user_id: int):
     return enrollments.apply_enrollments(connection, batch_id=batch_id)
 
 
+HOUSEHOLD_STAGE = ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line, plain.household_lines)
 SAME_PERSON = "与本文件第{first}行是同一人（身份证号相同），同一人只能出现一次"
 
 
@@ -124,7 +166,7 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_household,
         needs_resolver=True,
-        parallel_stage=ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line),
+        parallel_stage=HOUSEHOLD_STAGE,
     ),
     "resident": Importer(
         columns.RESIDENT,
@@ -135,7 +177,7 @@ IMPORTERS: dict[str, Importer] = {
         apply.stage_rows,
         _apply_resident,
         needs_resolver=True,
-        parallel_stage=ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line),
+        parallel_stage=HOUSEHOLD_STAGE,
     ),
     "insured": Importer(
         columns.INSURED,

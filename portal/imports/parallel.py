@@ -96,13 +96,12 @@ def read_band(table, importer, context, band, scratch, shared, index, database_u
         if context.resolver is not None:
             context.resolver.lookup = _own_lookup(database_url)
         rejections: list[Rejection] = []
-        line = importer.parallel_stage.line
 
         def tick(count: int) -> None:
             counters[index] = count
 
-        rows = importer.validated(table.rows(*band), context, rejections, tick, seen)
-        write_chunks((line(n, row) for n, row in rows), scratch, index, chunks)
+        lines = importer.lines(table, band, context, rejections, tick, seen)
+        write_chunks(lines, scratch, index, chunks)
         outcome = (counters[index], rejections)
     except BaseException:  # noqa: BLE001 - reported to the importing process
         outcome, failed = traceback.format_exc(limit=5)[-2000:], True

@@ -153,9 +153,31 @@ class Table:
         """Data rows below the header, in order; see the module docstring for what is skipped.
 
         `from_row`/`to_row`: only the data rows of that band of Excel row numbers (inclusive)."""
+        shape = self.shaper()
+        for number, row in self.numbered(from_row, to_row):
+            source = shape(number, row)
+            if source is not None:
+                yield source
+
+    def numbered(self, from_row: int = 0, to_row: int | None = None) -> Iterator[tuple[int, list]]:
+        """(Excel row number, row as read) of every row below the header, blank ones included,
+        within the band `from_row`..`to_row` (inclusive)."""
+        if self._source is None:
+            raise ReadError("表格已关闭。")
+        from_row = max(from_row, self.header_rows[-1] + 1)
+        # islice passes over the rows above the band in C: a piece of a cut sheet (pieces.py)
+        # starts with as many empty rows as the pieces before it hold.
+        return islice(enumerate(self._source(), 1), from_row - 1, to_row)
+
+    def shaper(self) -> Callable[[int, list], SourceRow | None]:
+        """A function taking each row `numbered` yields, in order, to its SourceRow, or to None
+        for a row that is not data (blank, a total, a footer, a repeated header; all but the
+        blank ones are listed in `skipped`). It holds the state of merges filled down, so each
+        pass over the rows needs a shaper of its own."""
         if self._source is None:
             raise ReadError("表格已关闭。")
         self.skipped = []
+        skipped = self.skipped
         items = tuple(self.column_map.fields.items())
         names = tuple(name for name, _ in items)
         width = max((col for _, col in items), default=-1) + 1
@@ -166,12 +188,8 @@ class Table:
         active: dict[int, tuple[int, Any]] = {}  # column → (last 0-based row, value)
         id_column = self.column_map.fields.get("id_number")
         id_header = self.headers[id_column] if id_column is not None else None
-        from_row = max(from_row, data_start + 1)
-        for number, row in enumerate(self._source(), 1):
-            if number < from_row:
-                continue
-            if to_row is not None and number > to_row:
-                break
+
+        def shape(number: int, row: list) -> SourceRow | None:
             first = None
             for value in row:
                 if value.__class__ is str:
@@ -182,12 +200,12 @@ class Table:
                     first = value
                     break
             if first is None:
-                continue
+                return None
             if first.__class__ is str:
-                reason = _not_data(first)
+                reason = not_data(first)
                 if reason:
-                    self.skipped.append(SkippedRow(number, reason, first.strip()[:50]))
-                    continue
+                    skipped.append(SkippedRow(number, reason, first.strip()[:50]))
+                    return None
             n = len(row)
             if id_header and id_column < n:
                 cell = row[id_column]
@@ -196,15 +214,17 @@ class Table:
                     and cell[:1] not in _DIGITS
                     and " ".join(cell.split()) == id_header
                 ):
-                    self.skipped.append(SkippedRow(number, "header", id_header))
-                    continue
+                    skipped.append(SkippedRow(number, "header", id_header))
+                    return None
             if pick is not None and n >= width:
                 values = dict(zip(names, pick(row), strict=True))
             else:
                 values = {name: (row[col] if col < n else "") for name, col in items}
             if fill_plan or active:
                 _fill_merged(number - 1, row, values, items, fill_plan, active)
-            yield SourceRow(number, values, row)
+            return SourceRow(number, values, row)
+
+        return shape
 
     @property
     def merges_data(self) -> bool:
@@ -245,7 +265,8 @@ class Table:
 _NOT_DATA_STARTS = frozenset("合总小共填制审复统经单负注备说")
 
 
-def _not_data(text: str) -> str | None:
+def not_data(text: str) -> str | None:
+    """Why a row whose first non-empty cell is `text` is not data ('total', 'footer'), or None."""
     if text.lstrip()[:1] not in _NOT_DATA_STARTS:
         return None
     key = "".join(unicodedata.normalize("NFKC", text).split())
@@ -354,17 +375,16 @@ def _calamine_rows(sheet) -> Iterator[list[Any]]:
     """The sheet's rows from Excel row 1, each list indexed from column A.
 
     calamine's iter_rows() already yields padding rows for the empty rows above the first used
-    row (so the n-th list is Excel row n), but each list starts at the first used column.
-    """
+    row (so the n-th list is Excel row n), but each list starts at the first used column. When
+    that is column A (nearly always), calamine's own iterator is returned: no Python frame per
+    row."""
     start = sheet.start
     if start is None:
-        return
+        return iter(())
     if start[1]:
         pad = [""] * start[1]
-        for row in sheet.iter_rows():
-            yield pad + row
-    else:
-        yield from sheet.iter_rows()
+        return (pad + row for row in sheet.iter_rows())
+    return sheet.iter_rows()
 
 
 def _sheet_order(metadata, sheet: str | int | None, names: Sequence[str]) -> list[int]:

@@ -76,11 +76,20 @@ class RegionResolver:
             self.by_name.setdefault(name, []).append(code)
         # A million rows name a few thousand communities: each distinct cell is resolved once.
         self._resolved: dict[tuple, tuple[str | None, str | None]] = {}
+        self._resolved_text: dict[str, tuple[str | None, str | None]] = {}
         # How a code outside the scope is looked up (to say why it is refused); a forked reader
         # replaces it, as it must not use the parent's database connection.
         self.lookup: Callable[[str], Region | None] = lambda code: db.session.get(Region, code)
 
     def resolve(self, value) -> tuple[str | None, str | None]:
+        if value.__class__ is str:  # nearly every cell: text keys need no class beside them
+            found = self._resolved_text.get(value)
+            if found is not None:
+                return found
+            result = self._resolve(value)
+            if len(self._resolved_text) < RESOLVED_CACHE:
+                self._resolved_text[value] = result
+            return result
         key = (value.__class__, value)  # the class too: 1, 1.0 and True are equal keys
         try:
             return self._resolved[key]
@@ -133,6 +142,18 @@ def id_and_name(values: dict, today: date) -> tuple[str, str] | str:
 _BIRTH_DAYS: dict[str, date] = {}  # YYYYMMDD of valid ID numbers → the date
 
 
+def birth_day(id_number: str) -> date:
+    """The birth date of a validated 18-character ID number (a few thousand distinct dates make
+    up a million rows: each is built once)."""
+    ymd = id_number[6:14]
+    born = _BIRTH_DAYS.get(ymd)
+    if born is None:
+        born = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+        if len(_BIRTH_DAYS) < 100_000:
+            _BIRTH_DAYS[ymd] = born
+    return born
+
+
 def household_row(values: dict, resolver: RegionResolver, today: date) -> dict | str:
     """One household-register row as person columns, or the reason it is rejected.
 
@@ -147,12 +168,7 @@ def household_row(values: dict, resolver: RegionResolver, today: date) -> dict |
     given_sex = text(values.get("sex"))
     if given_sex and SEX_WORDS.get(given_sex) != sex:
         return f"性别「{given_sex}」与身份证号不符（身份证号为{'男' if sex == '1' else '女'}性）"
-    ymd = id_number[6:14]
-    born = _BIRTH_DAYS.get(ymd)
-    if born is None:
-        born = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
-        if len(_BIRTH_DAYS) < 100_000:
-            _BIRTH_DAYS[ymd] = born
+    born = birth_day(id_number)
     given_birth = values.get("birth_date")
     if given_birth not in (None, ""):
         given = parse_date(given_birth)

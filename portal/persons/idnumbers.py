@@ -156,7 +156,8 @@ def _is_ascii_digits(text: str, n: int) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _day_key(day: date) -> str:
+def day_key(day: date) -> str:
+    """YYYYMMDD of a day, as birth dates stand in ID numbers."""
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
@@ -216,15 +217,8 @@ def normalize_id_number(raw: str | int | float | None, today: date | None = None
     `raw` is what the reader returns: str for text cells, int/float for numeric ones, None for
     empty ones. `today` bounds the birth date (default: the current date).
     """
-    if (
-        raw.__class__ is str
-        and len(raw) == 18
-        and raw.isascii()
-        and raw[:17].isdigit()
-        and raw[17] in _LAST_CHARACTERS
-    ):
-        # Hot path: already clean, as most rows are.
-        return _validate_18(raw, _day_key(today or date.today()))
+    if _clean_shape(raw):  # hot path: already clean, as most rows are
+        return _validate_18(raw, day_key(today or date.today()))
     cleaned = _clean(raw)
     if cleaned.__class__ is IdCheck:
         return cleaned
@@ -233,23 +227,46 @@ def normalize_id_number(raw: str | int | float | None, today: date | None = None
         if id18 is None:
             return IdCheck(None, MSG_DATE_INVALID_15.format(ymd=cleaned[6:12]))
         return IdCheck(id18, None, True)
-    return _validate_18(cleaned, _day_key(today or date.today()))
+    return _validate_18(cleaned, day_key(today or date.today()))
+
+
+def is_clean_and_valid(raw: object, today_key: str) -> bool:
+    """Whether normalize_id_number would return `raw` itself, valid: a str of 17 ASCII digits
+    and a digit or X, with a real birth date up to `today_key` (day_key(today)) and the right
+    check character. For bulk paths that need a yes or no, not the reason."""
+    return _clean_shape(raw) and _problem_18(raw, today_key) is None
+
+
+def _clean_shape(raw: object) -> bool:
+    return (
+        raw.__class__ is str
+        and len(raw) == 18
+        and raw.isascii()
+        and raw[:17].isdigit()
+        and raw[17] in _LAST_CHARACTERS
+    )
 
 
 def _validate_18(s: str, today_key: str) -> IdCheck:
     """Date and check character of 18 characters already known to be 17 digits + digit/X."""
+    problem = _problem_18(s, today_key)
+    return IdCheck(s) if problem is None else IdCheck(None, problem)
+
+
+def _problem_18(s: str, today_key: str) -> str | None:
+    """What is wrong with 17 digits + digit/X (the date, the check character), or None."""
     ymd = s[6:14]
     md = s[10:14]  # _real_date inlined: this runs for every row
     if md not in _MONTH_DAYS or md == "0229" and not _is_leap(int(s[6:10])):
-        return IdCheck(None, MSG_DATE_INVALID.format(ymd=ymd))
+        return MSG_DATE_INVALID.format(ymd=ymd)
     if ymd > today_key:
-        return IdCheck(None, MSG_DATE_FUTURE.format(ymd=ymd))
+        return MSG_DATE_FUTURE.format(ymd=ymd)
     if ymd < _EARLIEST_KEY:
-        return IdCheck(None, MSG_DATE_TOO_EARLY.format(ymd=ymd))
-    if _check_character(s[:17]) != s[17]:
-        message = MSG_CHECK + (MSG_CHECK_ZEROS if s.endswith("000") else "")
-        return IdCheck(None, message)
-    return IdCheck(s)
+        return MSG_DATE_TOO_EARLY.format(ymd=ymd)
+    # _check_character inlined, for the same reason.
+    if CHECK_CHARACTERS[2 * int(s[:17], 13) % 11] != s[17]:
+        return MSG_CHECK + (MSG_CHECK_ZEROS if s.endswith("000") else "")
+    return None
 
 
 def _clean(raw: object) -> str | IdCheck:
