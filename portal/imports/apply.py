@@ -106,7 +106,7 @@ def stage_line(row_number: int, row: dict) -> str:
         row["id_number"],
         row["name"],
         row["sex"],
-        row["birth_date"],
+        row["birth_date"].isoformat(),
         row["phone"],
         row["region_code"],
         row["hukou_region_code"],
@@ -115,10 +115,10 @@ def stage_line(row_number: int, row: dict) -> str:
 
 
 def stage_values(
-    row_number: int, id_number: str, name: str, sex: str, birth_date, phone: str | None,
+    row_number: int, id_number: str, name: str, sex: str, birth_date: str, phone: str | None,
     region_code: str, hukou_region_code: str | None, address: str | None,
 ) -> str:  # fmt: skip
-    """The same from the values themselves (imports/plain.py writes them so).
+    """The same from the values themselves, the birth date as ISO text (plain.py writes them so).
 
     Written by forked readers for every row of a big file, so it looks at as little as it can:
     a CSV writer, which looks at every character of every field, took three times as long. Only
@@ -126,7 +126,7 @@ def stage_values(
     ID numbers, codes, ISO dates and phone numbers as the validators wrote them (digits, X,
     hyphens), or NULL."""
     return (
-        f"{row_number}\t{id_number}\t{copy_text(name)}\t{sex}\t{birth_date.isoformat()}\t"
+        f"{row_number}\t{id_number}\t{copy_text(name)}\t{sex}\t{birth_date}\t"
         f"{phone or COPY_NULL}\t{region_code}\t{hukou_region_code or COPY_NULL}\t"
         f"{copy_text(address)}\n"
     )

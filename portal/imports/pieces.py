@@ -123,12 +123,15 @@ def _write(zf: zipfile.ZipFile, info: zipfile.ZipInfo, paths) -> tuple[tuple[int
                 data = zf.read(other)
                 for out in outs:
                     out.writestr(other.filename, data, zipfile.ZIP_STORED)
-        sheets = [out.open(zipfile.ZipInfo(info.filename), "w", force_zip64=True) for out in outs]
-        try:
-            return _cut(zipped.blocks(zf, info), info.file_size, sheets)
-        finally:
-            for sheet in sheets:
-                sheet.close()
+        with zipped.isal_crc32():
+            sheets = [
+                out.open(zipfile.ZipInfo(info.filename), "w", force_zip64=True) for out in outs
+            ]
+            try:
+                return _cut(zipped.blocks(zf, info), info.file_size, sheets)
+            finally:
+                for sheet in sheets:
+                    sheet.close()
     finally:
         for out in outs:
             out.close()

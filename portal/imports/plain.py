@@ -66,7 +66,7 @@ def household_lines(
         name = name.strip()
         if not name or len(name) > MAX_NAME:
             return None
-        sex = "1" if int(id_number[16]) % 2 else "2"
+        sex = "1" if id_number[16] in "13579" else "2"  # as household_row: odd is male
         if sex_col is not None:
             given = row[sex_col]
             if given.__class__ is not str:
@@ -74,10 +74,9 @@ def household_lines(
             given = given.strip()
             if given and SEX_WORDS.get(given) != sex:
                 return None
-        born = birth_day(id_number)
         if birth_col is not None:
             given = row[birth_col]
-            if given != "" and given is not None and parse_date(given) != born:
+            if given != "" and given is not None and parse_date(given) != birth_day(id_number):
                 return None
         phone = row[phone_col] if phone_col is not None else None
         if not (
@@ -102,6 +101,7 @@ def household_lines(
         elif address is not None:
             return None
         seen[id_number] = number
+        born = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"  # validated: a real day
         return stage_values(number, id_number, name, sex, born, phone, code, None, address)
 
     return line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from isal import isal_zlib
 
@@ -62,3 +63,20 @@ def _by_zipfile(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
     with zf.open(info) as f:
         while block := f.read(BLOCK):
             yield block
+
+
+@contextmanager
+def isal_crc32():
+    """zipfile computing the CRC of what it writes with ISA-L's crc32 instead of zlib's: 0.05 s
+    instead of 0.19 s for the 415 MB of a million-row sheet written into pieces (pieces.py).
+    zipfile looks its `crc32` up as a module global at each write; it is swapped for the block
+    only, in the loader, a process with no other thread."""
+    saved = getattr(zipfile, "crc32", None)
+    if saved is None:  # another zipfile than CPython's: left as it is
+        yield
+        return
+    zipfile.crc32 = isal_zlib.crc32
+    try:
+        yield
+    finally:
+        zipfile.crc32 = saved
