@@ -17,3 +17,16 @@ def normalize_phone(value: str | None) -> str | None:
     if MOBILE.match(text) or LANDLINE.match(text):
         return text
     return None
+
+
+def is_clean_mobile(value: object) -> bool:
+    """Whether a cell already holds a mobile number as normalize_phone returns it (the common
+    case of an import, checked without a regular expression)."""
+    return (
+        value.__class__ is str
+        and len(value) == 11
+        and value.isascii()
+        and value.isdigit()
+        and value[0] == "1"
+        and value[1] in "3456789"
+    )

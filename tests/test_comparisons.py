@@ -193,3 +193,36 @@ def test_the_command_line_refuses_a_user_without_the_right(app):
     )
     assert result.exit_code != 0
     assert "您无权对该区划运行比对" in result.output
+
+
+def test_a_first_comparison_keeps_its_openings_on_the_files_and_the_history_shows_them(ctx, user):
+    """A person compared for the first time (status unknown since the import) gets a file and no
+    history row: a first comparison of a city opens a million alike. The history still shows
+    the change, by the run's user; a person judged before gets a row as ever."""
+    from portal.comparisons.models import ComparisonRun
+    from portal.persons.queries import history_of
+
+    staff = user("fn_staff")
+    db.session.add(ComparisonRun(id=7, region_code="320923000000", year=YEAR, user_id=staff.id))
+    first, judged = person(A), person(B)
+    judged.insured_status = "insured"  # covered at an earlier comparison, not this year
+    run(run_id=7)
+    assert (file_of(A).opened_by_run_id, file_of(B).opened_by_run_id) == (7, None)
+    rows = db.session.execute(select(PersonChange.person_id, PersonChange.changes)).all()
+    assert rows == [
+        (
+            judged.id,
+            {"insured_status": ["insured", "uninsured"], "file_state": [None, "unassigned"]},
+        )
+    ]
+    (entry,) = history_of(first)
+    assert (entry.cause, entry.who, entry.at) == ("比对", staff.display_name, file_of(A).opened_at)
+    assert [(f.label, f.old, f.new) for f in entry.fields] == [
+        ("参保状态", "未比对", "未参保"),
+        ("档案状态", "（空）", "待分配"),
+    ]
+    enroll(A)
+    run(run_id=8)  # enrolled since: the closing is a history row, newer than the opening
+    closing, opening = history_of(first)
+    assert ("档案状态", "待分配", "已参保") in [(f.label, f.old, f.new) for f in closing.fields]
+    assert opening == entry

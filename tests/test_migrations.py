@@ -1,5 +1,7 @@
 """The migrations build exactly the schema the models describe (on SQLite and PostgreSQL)."""
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -104,3 +106,32 @@ def test_0008_folds_the_created_history_rows_into_the_person(scratch_app):
         ).all()
         db.session.commit()
         assert restored == [(2, 3, "comparison"), (1, 7, "import"), (1, 8, "import")]
+
+
+def test_0010_downgrade_writes_the_history_rows_the_first_comparisons_did_not(scratch_app):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    with scratch_app.app_context():
+        upgrade()
+        for statement in (
+            "INSERT INTO person_file (id, person_id, region_code, year, file_number, file_type, "
+            "government_paid, filing_flag, state, opened_at, opened_by_run_id, version) VALUES "
+            f"({i}, {i}, '320923001001', 2026, '2026-320923001001-{i}', 'uninsured', FALSE, "
+            f"TRUE, 'unassigned', '2026-01-02 03:04:05', {run}, 1)"
+            for i, run in ((1, 7), (2, "NULL"))
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        downgrade(revision="0009")
+        rows = db.session.execute(
+            text("SELECT person_id, cause, batch_id, CAST(changes AS TEXT) FROM person_change")
+        ).all()
+        db.session.commit()
+        upgrade()
+    ((person_id, cause, batch_id, changes),) = rows
+    assert (person_id, cause, batch_id) == (1, "comparison", 7)
+    assert json.loads(changes) == {
+        "insured_status": ["unknown", "uninsured"],
+        "file_state": [None, "unassigned"],
+    }

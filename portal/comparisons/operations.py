@@ -204,10 +204,16 @@ def compare(
         ),
         params,
     ).one()
+    # A person's first comparison that opens a file (insured status still unknown, as after the
+    # import) writes no history row: all of them would be alike, and a first comparison of a
+    # city opens a million files. The file keeps the run (opened_by_run_id) and the history
+    # shows the change from there (persons/queries.history_of).
+    first_opening = "w.action = 'open' AND w.old_status = 'unknown'"
     execute(
         "INSERT INTO person_change (person_id, region_code, at, user_id, cause, batch_id, "
         f"changes) SELECT w.person_id, w.region_code, :now, :user, 'comparison', :run, {changes} "
-        f"FROM {WORK} w WHERE {status_changed} OR w.action IS NOT NULL"
+        f"FROM {WORK} w WHERE ({status_changed} OR w.action IS NOT NULL) "
+        f"AND NOT ({first_opening})"
     )
     execute(
         "UPDATE person SET insured_status = w.new_status, insured_scheme = w.scheme, "
@@ -230,10 +236,11 @@ def compare(
     )
     execute(
         "INSERT INTO person_file (person_id, region_code, year, file_number, file_type, "
-        "government_paid, filing_flag, state, opened_at, version) "
+        "government_paid, filing_flag, state, opened_at, opened_by_run_id, version) "
         "SELECT w.person_id, w.region_code, :year, "
         f"{_concat(':prefix', 'w.region_code', chr(39) + '-' + chr(39), _as_text('w.person_id'))}"
-        f", w.file_type, w.government_paid, TRUE, 'unassigned', :now, 1 FROM {WORK} w "
+        f", w.file_type, w.government_paid, TRUE, 'unassigned', :now, "
+        f"CASE WHEN {first_opening} THEN :run END, 1 FROM {WORK} w "
         "WHERE w.action = 'open' "
         # In the order of the file number (and of the region index): each index is filled
         # near its end instead of at a million random places (16 s instead of 24 s).

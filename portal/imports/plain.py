@@ -25,6 +25,7 @@ from portal.imports.apply import stage_values
 from portal.imports.reading import not_data
 from portal.imports.validation import SEX_WORDS, birth_day, parse_date
 from portal.persons.idnumbers import day_key, is_clean_and_valid
+from portal.phones import is_clean_mobile
 
 MAX_NAME = 64  # as validation.id_and_name
 MAX_ADDRESS = 200  # as validation.household_row
@@ -79,14 +80,7 @@ def household_lines(
             if given != "" and given is not None and parse_date(given) != birth_day(id_number):
                 return None
         phone = row[phone_col] if phone_col is not None else None
-        if not (
-            phone.__class__ is str
-            and len(phone) == 11
-            and phone.isascii()
-            and phone.isdigit()
-            and phone[0] == "1"
-            and phone[1] in "3456789"
-        ):
+        if not is_clean_mobile(phone):
             if phone != "" and phone is not None:
                 return None
             phone = None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from permissions import Scope
 from portal.extensions import db
 from portal.persons import idnumbers
-from portal.phones import normalize_phone
+from portal.phones import is_clean_mobile, normalize_phone
 from portal.regions.models import Region
 
 SEX_WORDS = {"男": "1", "1": "1", "男性": "1", "女": "2", "2": "2", "女性": "2"}
@@ -177,14 +177,7 @@ def household_row(values: dict, resolver: RegionResolver, today: date) -> dict |
         if given != born:
             return f"出生日期{given.isoformat()}与身份证号中的{born.isoformat()}不符"
     phone = values.get("phone")
-    if not (  # fast path: a mobile number as normalize_phone returns it
-        phone.__class__ is str
-        and len(phone) == 11
-        and phone.isascii()
-        and phone.isdigit()
-        and phone[0] == "1"
-        and phone[1] in "3456789"
-    ):
+    if not is_clean_mobile(phone):
         given_phone = text(phone)
         phone = None
         if given_phone:

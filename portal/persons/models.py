@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,8 +77,15 @@ class PersonFile(db.Model):
     __table_args__ = (
         UniqueConstraint("person_id", "year"),
         Index("ix_person_file_region_state", "region_code", "state"),
-        # The grid worker's task list: their files in the states of work.
-        Index("ix_person_file_assignee_state", "assignee_id", "state"),
+        # The grid worker's task list: their files in the states of work. Assigned files only:
+        # the files a comparison opens (a million at once) are all unassigned (migration 0009).
+        Index(
+            "ix_person_file_assignee_state",
+            "assignee_id",
+            "state",
+            postgresql_where=text("assignee_id IS NOT NULL"),
+            sqlite_where=text("assignee_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -87,7 +95,9 @@ class PersonFile(db.Model):
     person_id: Mapped[int] = mapped_column(BigId)
     region_code: Mapped[str] = mapped_column(String(12))
     year: Mapped[int] = mapped_column(SmallInteger)
-    file_number: Mapped[str] = mapped_column(String(32), unique=True)
+    # "{year}-{region}-{person id}" (comparisons/operations.py), unique because (person_id,
+    # year) is; shown and exported, never looked up: no index of its own (migration 0009).
+    file_number: Mapped[str] = mapped_column(String(32))
     file_type: Mapped[str] = mapped_column(String(16), default="uninsured")
     reason_code: Mapped[str | None] = mapped_column(String(32))
     # Whether the person is in a government-paid key population (person.key_populations), copied
@@ -105,6 +115,10 @@ class PersonFile(db.Model):
     # Credited with the conversion when a comparison closes the file (else the assignee).
     last_visitor_id: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The comparison run that opened the file at the person's first comparison (insured status
+    # unknown → uninsured). That run wrote no history row for it: the history shows the change
+    # from here (persons/queries.history_of; migration 0010).
+    opened_by_run_id: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     close_cause: Mapped[str | None] = mapped_column(String(32))
     closed_by_run_id: Mapped[int | None] = mapped_column(Integer)

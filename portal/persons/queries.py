@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from permissions import Scope, scope_for
 from portal.accounts.models import User
+from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.imports.models import ImportBatch
 from portal.masking import mask_id_number, mask_phone
@@ -31,6 +32,9 @@ REGION_CHOICES_LIMIT = 500
 GOVERNMENT_PAID = "government_paid"  # key-population filter: any of the government-paid groups
 NO_FILE = "none"  # file-state filter: persons without a file
 HISTORY_LIMIT = 200
+# What a person's first comparison changes when it opens a file (comparisons/operations.py
+# writes no history row for it; the file keeps the run): field → (old, new).
+FIRST_COMPARISON = {"insured_status": ("unknown", "uninsured"), "file_state": (None, "unassigned")}
 
 SEX_LABELS = {"1": "男", "2": "女"}
 CAUSE_LABELS = {
@@ -355,9 +359,17 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
         )
     )
     creator = _creating_batch_user(person) if len(rows) < HISTORY_LIMIT else None
+    # Files opened at the person's first comparison, which wrote no history row for them.
+    oldest = rows[-1].at if len(rows) == HISTORY_LIMIT else None
+    first_runs = [
+        f for f in person.files
+        if f.opened_by_run_id is not None and (oldest is None or f.opened_at >= oldest)
+    ]  # fmt: skip
+    run_users = _run_users({f.opened_by_run_id for f in first_runs})
     names = user_names(
         {r.user_id for r in rows}
         | ({creator} if creator else set())
+        | set(run_users.values())
         | {
             v
             for r in rows
@@ -395,6 +407,26 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
                 fields=fields,
             )
         )
+    for file in first_runs:
+        user = run_users.get(file.opened_by_run_id)
+        entries.append(
+            HistoryEntry(
+                at=file.opened_at,
+                who=names.get(user, "系统") if user else "系统",
+                cause=CAUSE_LABELS["comparison"],
+                created=False,
+                fields=[
+                    FieldChange(
+                        FIELD_LABELS[field],
+                        format_value(field, old, revealed, regions, names),
+                        format_value(field, new, revealed, regions, names),
+                    )
+                    for field, (old, new) in FIRST_COMPARISON.items()
+                ],
+            )
+        )
+    if first_runs:
+        entries.sort(key=lambda entry: entry.at, reverse=True)  # stable: ties keep their order
     if person.created_batch_id is not None and len(rows) < HISTORY_LIMIT:
         entries.append(  # the oldest entry: the import that created the person
             HistoryEntry(
@@ -406,6 +438,16 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+def _run_users(run_ids: set[int]) -> dict[int, int]:
+    """The user who started each comparison run."""
+    if not run_ids:
+        return {}
+    rows = db.session.execute(
+        select(ComparisonRun.id, ComparisonRun.user_id).where(ComparisonRun.id.in_(run_ids))
+    )
+    return {run_id: user_id for run_id, user_id in rows if user_id}
 
 
 def _creating_batch_user(person: Person) -> int | None:
