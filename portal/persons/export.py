@@ -1,8 +1,9 @@
 """Exporting the filtered person list to Excel in constant memory, masked unless allowed.
 
 The rows come from the list's own scoped query, streamed (`yield_per`; a server-side cursor on
-PostgreSQL) into a write-only workbook in a temporary file under instance/exports, which the view
-sends and then deletes. Every cell goes through spreadsheets.neutralize (formula injection), and
+PostgreSQL) into the sheet of a workbook in a temporary file under instance/exports
+(spreadsheets.write_plain_table: a string a row, openpyxl writing the rest), which the view sends
+and then deletes. Every cell goes through spreadsheets.neutralize (formula injection), and
 every export is audited: who, how many rows, which filters, masked or not.
 """
 
@@ -19,7 +20,7 @@ from portal.masking import mask_id_number, mask_phone
 from portal.persons import codes, queries
 from portal.persons.queries import PersonFilters
 from portal.regions import codes as region_codes
-from portal.spreadsheets import write_table
+from portal.spreadsheets import write_plain_table
 
 YIELD_PER = 2000
 SHEET_TITLE = "人员档案"
@@ -112,7 +113,7 @@ def export_persons(actor, filters: PersonFilters, *, full: bool = False) -> tupl
     try:
         result = db.session.execute(query)
         try:
-            rows = write_table(
+            rows = write_plain_table(
                 path,
                 SHEET_TITLE,
                 HEADERS,
