@@ -1,14 +1,11 @@
 """Writing workbooks safely: constant memory (write-only mode) and no formula injection."""
 
 import math
-import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
-# Characters XML 1.0 cannot hold (openpyxl refuses them with IllegalCharacterError).
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _SHEET_PART = "xl/worksheets/sheet1.xml"  # openpyxl's name for a workbook's one sheet
 _ROWS_PER_WRITE = 1000
@@ -77,6 +74,8 @@ def write_plain_table(
     42 s that way and takes 11 s this way, the query included (bench/export_persons.py).
     Characters XML cannot hold are left out, where openpyxl would refuse the whole export.
     tests/test_spreadsheets.py reads both ways back with openpyxl and calamine."""
+    # Characters XML 1.0 cannot hold: openpyxl refuses them (IllegalCharacterError).
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as illegal
     from openpyxl.utils import get_column_letter
 
     workbook, _ = _workbook(title, headers, widths)
@@ -104,7 +103,7 @@ def write_plain_table(
                             letters += [
                                 get_column_letter(i + 1) for i in range(len(letters), len(row))
                             ]
-                        batch.append(_row_xml(count + 1, row, letters))
+                        batch.append(_row_xml(count + 1, row, letters, illegal))
                         if len(batch) == _ROWS_PER_WRITE:
                             sheet.write("".join(batch).encode())
                             batch.clear()
@@ -118,7 +117,7 @@ def write_plain_table(
     return count
 
 
-def _row_xml(number: int, row: list, letters: list[str]) -> str:
+def _row_xml(number: int, row: list, letters: list[str], illegal) -> str:
     cells = [f'<row r="{number}">']
     for letter, value in zip(letters, row, strict=False):
         kind = value.__class__
@@ -126,8 +125,8 @@ def _row_xml(number: int, row: list, letters: list[str]) -> str:
             continue
         if kind is str:
             text = neutralize(value)
-            if _ILLEGAL.search(text):
-                text = _ILLEGAL.sub("", text)
+            if illegal.search(text):
+                text = illegal.sub("", text)
             if not text:  # as openpyxl: a string cell with no text
                 cells.append(f'<c r="{letter}{number}" t="inlineStr"/>')
                 continue

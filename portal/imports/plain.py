@@ -24,12 +24,9 @@ from collections.abc import Callable
 
 from portal.imports.apply import stage_values
 from portal.imports.reading import not_data
-from portal.imports.validation import SEX_WORDS, birth_day, parse_date
+from portal.imports.validation import MAX_ADDRESS, MAX_NAME, SEX_WORDS, birth_day, parse_date
 from portal.persons.idnumbers import day_key, is_clean_and_valid
 from portal.phones import is_clean_mobile
-
-MAX_NAME = 64  # as validation.id_and_name
-MAX_ADDRESS = 200  # as validation.household_row
 
 
 def household_lines(

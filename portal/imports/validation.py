@@ -17,6 +17,8 @@ from portal.persons import idnumbers
 from portal.phones import is_clean_mobile, normalize_phone
 from portal.regions.models import Region
 
+MAX_NAME = 64  # characters; person.name is VARCHAR(64)
+MAX_ADDRESS = 200  # characters kept; person.address is VARCHAR(200)
 SEX_WORDS = {"男": "1", "1": "1", "男性": "1", "女": "2", "2": "2", "女性": "2"}
 
 
@@ -134,8 +136,8 @@ def id_and_name(values: dict, today: date) -> tuple[str, str] | str:
     name = text(values.get("name"))
     if not name:
         return "缺少姓名"
-    if len(name) > 64:
-        return "姓名过长（超过64个字符）"
+    if len(name) > MAX_NAME:
+        return f"姓名过长（超过{MAX_NAME}个字符）"
     return check.value, name
 
 
@@ -190,7 +192,7 @@ def household_row(values: dict, resolver: RegionResolver, today: date) -> dict |
     hukou = text(values.get("hukou_region")) or None
     if hukou is not None and not (hukou.isdigit() and len(hukou) <= 12):
         hukou = None  # a place name, kept in the address rather than guessed into a code
-    address = text(values.get("address"))[:200] or None
+    address = text(values.get("address"))[:MAX_ADDRESS] or None
     return {
         "id_number": id_number,
         "name": name,
