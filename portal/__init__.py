@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.regions.views import bp as regions_bp
     from portal.tasks.views import bp as tasks_bp
     from portal.users.views import bp as users_bp
+    from portal.years.views import bp as years_bp
 
     for bp in (
         auth_bp,
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
         persons_bp,
         tasks_bp,
         desk_bp,
+        years_bp,
     ):
         app.register_blueprint(bp)
 

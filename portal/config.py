@@ -80,6 +80,10 @@ def from_environment() -> dict:
         # Background jobs run on a thread of the web process unless a `portal worker` runs them
         # (the default with SQLite, the demo; production on PostgreSQL runs workers).
         "JOBS_IN_PROCESS": _bool("JOBS_IN_PROCESS", database_url.startswith("sqlite")),
+        # The collection period of insurance year N (集中缴费期): from COLLECTION_START ("MM-DD")
+        # of N-1 to COLLECTION_END of N; provinces shift it (portal/years/periods.py).
+        "COLLECTION_START": os.environ.get("COLLECTION_START", "09-01"),
+        "COLLECTION_END": os.environ.get("COLLECTION_END", "02-29"),
         "USERS_PER_PAGE": 30,
         "AUDIT_PER_PAGE": 50,
     }

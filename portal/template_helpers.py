@@ -8,6 +8,7 @@ from permissions.roles import label as role_label
 from portal import masking
 from portal.regions.codes import LEVEL_NAMES
 from portal.timeutil import format_local
+from portal.years import selection as years
 
 
 def install(app: Flask) -> None:
@@ -27,6 +28,8 @@ def install(app: Flask) -> None:
             "holds": holds,
             "role_label": role_label,
             "level_name": LEVEL_NAMES.get,
+            "insurance_year_choices": years.choices,
+            "current_insurance_year": years.current_year,
         }
 
     app.add_template_filter(format_local, "local_time")

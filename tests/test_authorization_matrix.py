@@ -175,6 +175,9 @@ MATRIX: dict[str, Route] = {
     "home.index": Route("GET", lambda t: "/", EVERYONE, 200, 200),
     "home.health": Route("GET", lambda t: "/healthz", EVERYONE, 200, 200, anonymous=200),
     "regions.index": Route("GET", lambda t: "/regions/", EVERYONE, 302, 302),
+    "years.choose": Route(
+        "POST", lambda t: "/year", EVERYONE, 302, 302, data=lambda t: {"year": "2026", "next": "/"}
+    ),
     "regions.detail": Route("GET", lambda t: f"/regions/{t.region}", EVERYONE, 200, 404),
     "regions.search": Route(
         "GET", lambda t: f"/regions/search?q={t.region_name}", EVERYONE, 200, 200, shows_object=True

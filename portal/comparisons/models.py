@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, SmallInteger, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -25,6 +25,21 @@ class ComparisonRun(db.Model):
     opened: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # Last year's open files carried into this year, and declined ones back for this period.
+    carried: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Persons out of the population that must be insured (deceased, abroad, other scheme).
+    excluded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Persons whose insured record gives a name other than the register's (身份信息不一致).
+    mismatched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Open files moved to the person's new community by this run.
+    moved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The guard's findings before the run ({"code": ..., "message": ..., "figures": {...}} each)
+    # and whether the user confirmed the run over them.
+    checks: Mapped[list | None] = mapped_column(JSON)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Coverage per township after the run: [{"code", "persons", "insured", "opened"}, ...].
+    townships: Mapped[list | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)

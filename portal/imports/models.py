@@ -30,6 +30,9 @@ class ImportBatch(db.Model):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # Lists of records about persons (insured, lapsed): how many distinct persons of the
+    # importing region's population the accepted records matched (None for other kinds).
+    matched: Mapped[int | None] = mapped_column(Integer)
     error_file: Mapped[str | None] = mapped_column(String(500))
     message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -81,3 +81,12 @@ REASONS = (
     ("other", "其他"),
 )
 REASON_LABELS = dict(REASONS)
+
+# An approved closure for one of these takes the person out of the population that must be
+# insured (应参保人员) from then on (person.excluded_reason), until a later list shows otherwise.
+EXCLUSION_REASONS = (
+    ("deceased", "死亡"),
+    ("abroad", "出国(境)定居"),
+    ("other_scheme", "参加其他保障"),
+)
+EXCLUSION_REASON_LABELS = dict(EXCLUSION_REASONS)

@@ -54,6 +54,11 @@ class Person(db.Model):
     insured_status: Mapped[str] = mapped_column(String(16), default="unknown")
     insured_scheme: Mapped[str | None] = mapped_column(String(16))
     insured_region_code: Mapped[str | None] = mapped_column(String(12))
+    # Out of the population that must be insured (应参保人员) since an approved closure: deceased,
+    # abroad or other_scheme (persons/codes.EXCLUSION_REASONS). No new file in a later year and
+    # out of the coverage denominator until a later list shows otherwise.
+    excluded_reason: Mapped[str | None] = mapped_column(String(16))
+    excluded_at: Mapped[datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # The import batch that created the person (no FK: bulk table). The history shows the
@@ -115,6 +120,9 @@ class PersonFile(db.Model):
     # Credited with the conversion when a comparison closes the file (else the assignee).
     last_visitor_id: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The insurance year the file was first opened for, when a later year's comparison carried
+    # it over (its `year` is then the later one; the history keeps every step).
+    carried_from_year: Mapped[int | None] = mapped_column(SmallInteger)
     # The comparison run that opened the file at the person's first comparison (insured status
     # unknown → uninsured). That run wrote no history row for it: the history shows the change
     # from here (persons/queries.history_of; migration 0010).
@@ -149,8 +157,41 @@ class Enrollment(db.Model):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))
+    # The name the extract gives, normalised (often empty: the ID number is the key). A name that
+    # differs from the register's is an identity mismatch (身份信息不一致), never a refusal.
+    name: Mapped[str | None] = mapped_column(String(64))
+    # Who vouches for a record whose insured place lies outside the importing user's scope: the
+    # region prefix (Region.prefix) of the importing batch's region. The record counts for a
+    # person only when that prefix holds the person's region (a resident insured elsewhere,
+    # 异地参保). NULL: imported by an office holding the insured place itself, which counts for
+    # whoever the person is.
+    vouched_prefix: Mapped[str | None] = mapped_column(String(12))
     batch_id: Mapped[int | None] = mapped_column(Integer)  # the import batch (no FK: bulk table)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class FileMove(db.Model):
+    """An open file that followed its person to another community (移入 / 移出)."""
+
+    __tablename__ = "file_move"
+    __table_args__ = (
+        Index("ix_file_move_to", "to_region_code", "year"),
+        Index("ix_file_move_from", "from_region_code", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_id: Mapped[int] = mapped_column(BigId)  # no FK: see PersonFile.person_id
+    person_id: Mapped[int] = mapped_column(BigId, index=True)
+    year: Mapped[int] = mapped_column(SmallInteger)
+    from_region_code: Mapped[str] = mapped_column(String(12))
+    to_region_code: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    cause: Mapped[str] = mapped_column(String(16))  # import / edit / comparison
+    batch_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    # The assignee before the move, and whether they kept the file (they cover both communities).
+    old_assignee_id: Mapped[int | None] = mapped_column(Integer)
+    kept_assignee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PersonChange(db.Model):
