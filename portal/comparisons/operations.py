@@ -108,6 +108,7 @@ def run_comparison(job, progress) -> str:
     result = compare(region, run.year, run_id=run.id, user_id=run.user_id, today=date.today())
     run.persons, run.insured = result["persons"], result["insured"]
     run.opened, run.closed, run.reopened = result["opened"], result["closed"], result["reopened"]
+    run.mismatched = result["mismatched"]
     run.state, run.finished_at = "succeeded", utcnow()
     run.message = (
         f"比对 {run.persons} 人（已参保 {run.insured}）：新建未参保档案 {run.opened}，"
@@ -139,6 +140,7 @@ def compare(
         "year_end": date(year, 12, 31),
         "cutoff": months_before(today, LAPSE_MONTHS),
         "prefix": f"{year}-",
+        **{f"space{index}": space for index, space in enumerate(NAME_SPACES)},
     }
 
     def execute(statement: str) -> int:
@@ -150,27 +152,21 @@ def compare(
     execute(
         f"CREATE TEMPORARY TABLE {WORK} AS "
         "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
-        "p.insured_scheme AS old_scheme, cov.scheme, cov.region_code AS insured_region, "
-        "CASE WHEN cov.id_number IS NULL THEN 'uninsured' ELSE 'insured' END AS new_status, "
-        "CASE WHEN stop.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
+        "p.insured_scheme AS old_scheme, p.insured_region_code AS old_region, e.scheme, "
+        "e.insured_region, "
+        "CASE WHEN e.covered = 1 THEN 'insured' ELSE 'uninsured' END AS new_status, "
+        "CASE WHEN e.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
+        "COALESCE(e.mismatched, 0) AS mismatched, "
         f"f.id AS file_id, f.state AS file_state, {is_government_paid('p')} AS government_paid, "
         "CASE "
-        f"WHEN cov.id_number IS NOT NULL AND f.state IN ({open_states}) THEN 'close' "
-        "WHEN cov.id_number IS NULL AND COALESCE(stop.grace, 0) = 0 AND f.id IS NULL THEN 'open' "
-        "WHEN cov.id_number IS NULL AND COALESCE(stop.grace, 0) = 0 AND f.state = 'enrolled' "
+        f"WHEN e.covered = 1 AND f.state IN ({open_states}) THEN 'close' "
+        "WHEN COALESCE(e.covered, 0) = 0 AND COALESCE(e.grace, 0) = 0 AND f.id IS NULL "
+        "THEN 'open' "
+        "WHEN COALESCE(e.covered, 0) = 0 AND COALESCE(e.grace, 0) = 0 AND f.state = 'enrolled' "
         "AND f.close_cause = 'comparison' THEN 'reopen' END AS action "
-        "FROM person p "
-        "LEFT JOIN (SELECT id_number, MIN(scheme) AS scheme, MIN(region_code) AS region_code "
-        "FROM enrollment WHERE status = 'normal' AND start_date <= :year_end "
-        "AND (end_date IS NULL OR end_date >= :year_start) GROUP BY id_number) cov "
-        "ON cov.id_number = p.id_number "
-        "LEFT JOIN (SELECT id_number, "
-        "MAX(CASE WHEN end_date < :cutoff THEN 1 ELSE 0 END) AS lapsed, "
-        "MAX(CASE WHEN end_date >= :cutoff THEN 1 ELSE 0 END) AS grace "
-        "FROM enrollment WHERE scheme = 'employee' AND status <> 'normal' "
-        "AND end_date IS NOT NULL GROUP BY id_number) stop ON stop.id_number = p.id_number "
+        f"FROM person p LEFT JOIN ({_records_of_persons()}) e ON e.person_id = p.id "
         "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
-        "WHERE (p.in_register OR p.in_resident_list) AND p.region_code BETWEEN :lo AND :hi"
+        f"WHERE {_population('p')}"
     )
     if postgres:
         execute(f"ANALYZE {WORK}")  # a temporary table has no statistics until analyzed
@@ -200,7 +196,8 @@ def compare(
         _sql(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE new_status = 'insured'), "
             "COUNT(*) FILTER (WHERE action = 'open'), COUNT(*) FILTER (WHERE action = 'close'), "
-            f"COUNT(*) FILTER (WHERE action = 'reopen') FROM {WORK}"
+            f"COUNT(*) FILTER (WHERE action = 'reopen'), "
+            f"COUNT(*) FILTER (WHERE mismatched = 1) FROM {WORK}"
         ),
         params,
     ).one()
@@ -219,7 +216,8 @@ def compare(
         "UPDATE person SET insured_status = w.new_status, insured_scheme = w.scheme, "
         "insured_region_code = w.insured_region, version = person.version + 1, "
         f"updated_at = :now FROM {WORK} w WHERE person.id = w.person_id AND "
-        f"(w.old_status {distinct} w.new_status OR w.old_scheme {distinct} w.scheme)"
+        f"(w.old_status {distinct} w.new_status OR w.old_scheme {distinct} w.scheme "
+        f"OR w.old_region {distinct} w.insured_region)"
     )
     execute(
         "UPDATE person_file SET state = 'enrolled', closed_at = :now, close_cause = 'comparison', "
@@ -248,14 +246,74 @@ def compare(
     )
     execute(f"DROP TABLE {WORK}")
     restore_work_mem(connection, work_mem)
-    persons, insured, opened, closed, reopened = (int(c or 0) for c in counts)
+    persons, insured, opened, closed, reopened, mismatched = (int(c or 0) for c in counts)
     return {
         "persons": persons,
         "insured": insured,
         "opened": opened,
         "closed": closed,
         "reopened": reopened,
+        "mismatched": mismatched,
     }
+
+
+# --- which records count for whom -------------------------------------------------------------
+
+
+def _population(alias: str) -> str:
+    """The persons a comparison of the region judges: on the register or the resident list."""
+    return (
+        f"({alias}.in_register OR {alias}.in_resident_list) "
+        f"AND {alias}.region_code BETWEEN :lo AND :hi"
+    )
+
+
+# A record applies to a person when the insured place's own office imported it (no voucher) or
+# the region that vouched for it holds the person (异地参保: enrollment.vouched_prefix). Decided
+# here, when the comparison runs: the order the lists came in does not matter.
+APPLIES = (
+    "(e.vouched_prefix IS NULL OR "
+    "SUBSTR(p2.region_code, 1, LENGTH(e.vouched_prefix)) = e.vouched_prefix)"
+)
+# Insured in insurance year N: a normal record whose period overlaps N's coverage period
+# (years.periods.Calendar.coverage_period: the calendar year).
+COUNTING = (
+    "e.status = 'normal' AND e.start_date <= :year_end "
+    "AND (e.end_date IS NULL OR e.end_date >= :year_start)"
+)
+# The whitespace names.normalize_name removes, for the SQL side of the same comparison (the
+# extract's names are stored normalised; the register's are trimmed only).
+NAME_SPACES = (" ", "\t", "\n", "\r", "\u00a0", "\u3000")
+
+
+def _normalized_name(column: str) -> str:
+    expression = column
+    for index in range(len(NAME_SPACES)):
+        expression = f"REPLACE({expression}, :space{index}, '')"
+    return expression
+
+
+def _records_of_persons() -> str:
+    """One row per person of the region holding a record that applies to them: covered this
+    year, its scheme and insured place (one in the person's own county first), lapsed or in the
+    3-month grace (an employee whose contributions stopped), and whether a record names the
+    person otherwise than the register (身份信息不一致)."""
+    counting = f"CASE WHEN {COUNTING} THEN"
+    stopped = "e.scheme = 'employee' AND e.status <> 'normal' AND e.end_date"
+    own_county = "SUBSTR(e.region_code, 1, 6) = SUBSTR(p2.region_code, 1, 6)"
+    return (
+        "SELECT p2.id AS person_id, "
+        f"MAX({counting} 1 ELSE 0 END) AS covered, "
+        f"MIN({counting} e.scheme END) AS scheme, "
+        f"COALESCE(MIN({counting} CASE WHEN {own_county} THEN e.region_code END END), "
+        f"MIN({counting} e.region_code END)) AS insured_region, "
+        f"MAX(CASE WHEN {stopped} < :cutoff THEN 1 ELSE 0 END) AS lapsed, "
+        f"MAX(CASE WHEN {stopped} >= :cutoff THEN 1 ELSE 0 END) AS grace, "
+        "MAX(CASE WHEN e.name <> '' AND e.name <> p2.name "
+        f"AND e.name <> {_normalized_name('p2.name')} THEN 1 ELSE 0 END) AS mismatched "
+        "FROM person p2 JOIN enrollment e ON e.id_number = p2.id_number "
+        f"WHERE {_population('p2')} AND {APPLIES} GROUP BY p2.id"
+    )
 
 
 def _concat(*parts: str) -> str:
