@@ -122,17 +122,43 @@ def test_created_then_unchanged_then_updated_with_history(ctx, user):
     ]
 
 
-def test_a_person_managed_outside_the_scope_is_not_taken_over(ctx, user):
-    _apply(_rows(), "fn_staff", user)
-    # The Fucheng supervisor cannot import; a county staff of Tinghu stands for "outside".
+def _tinghu_staff(user):
+    """th_grid as county staff of Tinghu: an importer outside Funing."""
     from portal.accounts.models import Grant
 
     outsider = user("th_grid")
     outsider.grants.append(Grant(role="county_staff", region_code="320902000000"))
     db.session.flush()
+
+
+def test_a_register_takes_over_a_person_another_register_placed(ctx, user):
+    """A household move (户口迁移): the destination's register is the newer truth."""
+    _apply(_rows(), "fn_staff", user)
+    _tinghu_staff(user)
+    result = _apply([(7, _rows()[0][1] | {"region_code": "320902001001"})], "th_grid", user)
+    assert (result.rejected, result.updated, result.created) == ([], 1, 0)
+    person = db.session.scalar(select(Person).where(Person.id_number == VALID))
+    db.session.refresh(person)
+    assert person.region_code == "320902001001"
+
+
+def test_a_register_leaves_a_resident_where_a_resident_list_places_them(ctx, user):
+    _apply(_rows(), "fn_staff", user)
+    connection = db.session.connection()
+    apply.create_stage(connection)
+    apply.stage_rows(connection, _rows()[:1])
+    apply.apply_household(
+        connection,
+        scope_for(user("fn_staff"), "data.import"),
+        batch_id=None,
+        user_id=user("fn_staff").id,
+        list_flag="in_resident_list",
+    )
+    _tinghu_staff(user)
     result = _apply([(7, _rows()[0][1] | {"region_code": "320902001001"})], "th_grid", user)
     assert result.rejected and result.rejected[0][0] == 7
-    assert "辖区外" in result.rejected[0][1]
+    assert "常住人口名册登记此人居住在辖区外的兴阜居委会" in result.rejected[0][1]
     assert result.updated == 0 and result.created == 0
     person = db.session.scalar(select(Person).where(Person.id_number == VALID))
+    db.session.refresh(person)
     assert person.region_code == "320923001001"

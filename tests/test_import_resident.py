@@ -38,7 +38,7 @@ def resident_workbook() -> bytes:
         (4, "钱七", BAD_CHECK, None, "320923001001", None),  # 6 wrong check digit
         (5, "周九", make_id("19700101", 66), None, "320902001001", None),  # 7 out of scope
         (6, "外来", MIGRANT, None, "320923001001", None),  # 8 duplicate of row 5
-        (7, "亭湖人", OUTSIDER, None, "320923001001", None),  # 9 managed outside the scope
+        (7, "亭湖人", OUTSIDER, None, "320923001001", None),  # 9 moved here from Tinghu
     ]
     for r in rows:
         ws.append(list(r))
@@ -80,13 +80,14 @@ def test_resident_list_counts_rejections_and_moves_the_managing_community(app, l
     client = _import_register_then_residents(app, login)
     batch = latest_batch(app)
     assert batch.kind == "resident" and batch.state == "succeeded", batch.message
-    # Created: the migrant. Updated: 张一 (moved, now a resident) and 张二 (now a resident).
+    # Created: the migrant. Updated: 张一 (moved, now a resident), 张二 (now a resident) and
+    # the Tinghu person, who lives here now: the resident list takes him over (persons/moves.py).
     assert (batch.rows_read, batch.created, batch.updated, batch.unchanged, batch.rejected) == (
         7,
         1,
-        2,
+        3,
         0,
-        4,
+        3,
     )
     moved = _person(app, GOOD[0])
     assert (moved.region_code, moved.address) == ("320923001002", "新盛小区2幢")
@@ -97,14 +98,14 @@ def test_resident_list_counts_rejections_and_moves_the_managing_community(app, l
         False,
         True,
     )
-    assert _person(app, OUTSIDER).region_code == "320902001001"  # not taken over
+    taken_over = _person(app, OUTSIDER)
+    assert (taken_over.region_code, taken_over.in_resident_list) == ("320923001001", True)
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
     rejected = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert [n for n, _ in rejected] == [6, 7, 8, 9]
+    assert [n for n, _ in rejected] == [6, 7, 8]
     assert "校验位错误" in rejected[0][1]
     assert "不在您的管辖范围内" in rejected[1][1]
     assert "与本文件第5行是同一人" in rejected[2][1]
-    assert "此人已由辖区外的320902001001管理" in rejected[3][1]
 
 
 def test_importing_the_resident_list_again_changes_nothing(app, login):
@@ -113,7 +114,7 @@ def test_importing_the_resident_list_again_changes_nothing(app, login):
     upload_kind(client, "resident", resident_workbook(), name="常住人口-再次.xlsx")
     run_jobs(app)
     batch = latest_batch(app)
-    assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (0, 0, 3, 4)
+    assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (0, 0, 4, 3)
     assert _person(app, GOOD[0]).version == before
 
 
@@ -136,8 +137,9 @@ def test_a_resident_not_in_the_register_is_compared_and_gets_a_file(app, login):
     run_jobs(app)
     run = fetch(app, select(ComparisonRun))[0]
     assert run.state == "succeeded", run.message
-    # The five of the register and the migrant; not the person on neither list.
-    assert (run.persons, run.opened) == (6, 6)
+    # The five of the register, the migrant and the person who moved here from Tinghu; not the
+    # person on neither list.
+    assert (run.persons, run.opened) == (7, 7)
     files = {
         p.id_number: f.region_code
         for f, p in (

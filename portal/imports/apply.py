@@ -2,7 +2,13 @@
 
 Rows go into a temporary staging table (COPY on PostgreSQL, executemany on SQLite); then a few
 statements decide what is new, changed or unchanged, record the change history, and upsert
-(`INSERT … SELECT … ON CONFLICT (id_number) DO UPDATE … WHERE changed`). Nothing here commits.
+(`INSERT … SELECT … ON CONFLICT (id_number) DO UPDATE … WHERE changed`). The open files of the
+persons the list moved to another community follow them (persons/moves.py), found from the
+history rows just written. Nothing here commits.
+
+A person another region holds is taken over when the list is the newer truth about them
+(persons/moves.py says why): a resident list always, a household register unless a resident
+list places the person where they live (that row is refused with the reason).
 """
 
 import csv
@@ -15,6 +21,7 @@ from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, 
 
 from permissions import Scope
 from portal.database import raise_work_mem, restore_work_mem
+from portal.persons.moves import follow_persons
 from portal.timeutil import utcnow
 
 STAGE = "import_stage"
@@ -49,6 +56,7 @@ class ApplyResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+    moved_files: int = 0  # open files that followed their person to another community
 
 
 def create_temp_table(connection: Connection, name: str, columns: str) -> None:
@@ -203,8 +211,11 @@ def apply_household(
     user_id: int | None,
     list_flag: str = "in_register",
 ) -> ApplyResult:
-    """Upsert the staged rows into `person`; rows of persons managed outside the scope are
-    refused (a county cannot take over another county's people by importing them).
+    """Upsert the staged rows into `person` and move the open files of the persons it moved.
+
+    A person managed outside the scope moves here with their file (a cross-county or
+    cross-city move), unless the list is a household register and a resident list places the
+    person where they live: that row is refused with the reason (persons/moves.py).
 
     `list_flag`: the list the rows come from, set on each person (the household register, or the
     resident list); a person on file who newly gets it counts as updated."""
@@ -213,26 +224,8 @@ def apply_household(
     postgres = connection.dialect.name == "postgresql"
     result = ApplyResult()
     serialize(connection, PERSON_LOCK)
-    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
-        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-    )
-    outside = connection.execute(
-        text(
-            f"SELECT s.row_number, p.region_code FROM {STAGE} s JOIN person p "
-            f"ON p.id_number = s.id_number WHERE NOT ({in_scope})"
-        )
-    ).all()
-    if outside:
-        result.rejected = [
-            (n, f"此人已由辖区外的{code}管理，不能由本辖区导入；如已迁入，请由原辖区核实")
-            for n, code in outside
-        ]
-        connection.execute(
-            text(
-                f"DELETE FROM {STAGE} WHERE id_number IN (SELECT s.id_number FROM {STAGE} s JOIN "
-                f"person p ON p.id_number = s.id_number WHERE NOT ({in_scope}))"
-            )
-        )
+    if list_flag == "in_register":
+        _refuse_residents_held_outside(connection, scope, result)
     changed_any = " OR ".join(
         _distinct(f"p.{c}", _new(c, "s", "p", list_flag), postgres) for c in COMPARED
     )
@@ -281,6 +274,7 @@ def apply_household(
     flags = ", ".join(str(f == list_flag).upper() for f in LIST_FLAGS)
     if postgres:
         _write_persons_postgres(connection, result, list_flag, columns, flags, params)
+        _follow(connection, result, batch_id, user_id)
         return result
     assignments = ", ".join(f"{c} = {_new(c, 'excluded', 'person', list_flag)}" for c in COMPARED)
     changed_excluded = " OR ".join(
@@ -297,7 +291,77 @@ def apply_household(
         ),
         params,
     )
+    _follow(connection, result, batch_id, user_id)
     return result
+
+
+def _refuse_residents_held_outside(connection: Connection, scope: Scope, result) -> None:
+    """A household register does not take over a person whom a resident list places in a
+    region outside the scope: that list says where they live. Their rows are refused."""
+    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    )
+    held = f"p.in_resident_list AND NOT ({in_scope})"
+    outside = connection.execute(
+        text(
+            f"SELECT s.row_number, p.region_code, r.name FROM {STAGE} s JOIN person p "
+            f"ON p.id_number = s.id_number LEFT JOIN region r ON r.code = p.region_code "
+            f"WHERE {held}"
+        )
+    ).all()
+    if not outside:
+        return
+    result.rejected = [
+        (
+            n,
+            f"常住人口名册登记此人居住在辖区外的{name or code}（{code}），由当地管理；"
+            "户籍名册不改变居住地。如此人已迁入本辖区居住，请导入常住人口名册",
+        )
+        for n, code, name in outside
+    ]
+    connection.execute(
+        text(
+            f"DELETE FROM {STAGE} WHERE id_number IN (SELECT s.id_number FROM {STAGE} s JOIN "
+            f"person p ON p.id_number = s.id_number WHERE {held})"
+        )
+    )
+
+
+MOVED = "import_moved_person"
+
+
+def _follow(connection: Connection, result: ApplyResult, batch_id: int, user_id) -> None:
+    """The open files of the persons this batch moved follow them. The persons are those whose
+    history row of this batch changes region_code: only updated persons have one, so a list of
+    new persons (a first import) costs nothing here."""
+    if not result.updated:
+        return
+    postgres = connection.dialect.name == "postgresql"
+    moved_region = (
+        "(changes -> 'region_code') IS NOT NULL"
+        if postgres
+        else "json_extract(changes, '$.region_code') IS NOT NULL"
+    )
+    create_temp_table(connection, MOVED, "person_id BIGINT NOT NULL")
+    if batch_id is None:  # no batch to find the history by (a direct call): every staged person
+        connection.execute(
+            text(
+                f"INSERT INTO {MOVED} (person_id) SELECT p.id FROM {STAGE} s "
+                "JOIN person p ON p.id_number = s.id_number"
+            )
+        )
+    else:
+        connection.execute(
+            text(
+                f"INSERT INTO {MOVED} (person_id) SELECT person_id FROM person_change "
+                f"WHERE batch_id = :batch AND cause = 'import' AND {moved_region}"
+            ),
+            {"batch": batch_id},
+        )
+    result.moved_files = follow_persons(
+        connection, cause="import", batch_id=batch_id, user_id=user_id, person_ids_table=MOVED
+    )
+    connection.execute(text(f"DROP TABLE {MOVED}"))
 
 
 def _write_persons_postgres(
