@@ -451,7 +451,12 @@ def test_edit_saves_and_records_the_change(app, login, people):
     poverty = codes.KEY_POPULATION_BY_CODE["extreme_poverty"].bit
     assert after.key_populations == poverty | codes.KEY_POPULATION_BY_CODE["newborn"].bit
     assert after.version == before.version + 1
-    (change,) = fetch(app, select(PersonChange).where(PersonChange.cause == "edit"))
+    edits = fetch(
+        app, select(PersonChange).where(PersonChange.cause == "edit").order_by(PersonChange.id)
+    )
+    # The edit, then each open file following the person to 新盛 (persons/moves.py).
+    change, *moved = edits
+    assert [m.changes["file_region"] for m in moved] == [[XINGFU, XINSHENG]] * 2
     assert change.person_id == zhang.id and change.user_id == account(app, "fc_supervisor").id
     assert change.changes["phone"] == ["13812345678", "13900002222"]
     assert change.changes["region_code"] == [XINGFU, XINSHENG]

@@ -14,7 +14,7 @@ from permissions import ANY, ASSIGNED, can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.masking import mask_id_number
-from portal.persons import government_paid, queries
+from portal.persons import government_paid, moves, queries
 from portal.persons.models import Person, PersonChange
 from portal.phones import normalize_phone
 from portal.regions.models import Region
@@ -223,8 +223,16 @@ def update_person(
                 government_paid.refresh_files(
                     db.session.connection(), "SELECT :person_id", {"person_id": person.id}
                 )
+            if "region_code" in diff:  # the open file follows the person (persons/moves.py)
+                moves.follow_persons(
+                    db.session.connection(), cause="edit", user_id=actor.id, person_id=person.id
+                )
     except StaleDataError:
         db.session.refresh(person)
         raise EditConflict(changed_since(token, person)) from None
+    if "region_code" in diff:
+        # The files were moved behind the session's back: read them again.
+        for file in person.files:
+            db.session.expire(file)
     _audit(actor, "person.edit", person, {"fields": list(diff)})
     return [queries.FIELD_LABELS[field] for field in diff]

@@ -52,6 +52,7 @@ FIELD_LABELS = {
     "birth_date": "出生日期",
     "phone": "联系电话",
     "region_code": "管理社区",
+    "file_region": "档案所属社区",
     "hukou_region_code": "户籍地",
     "address": "现住址",
     "in_register": "户籍名册",
@@ -71,7 +72,7 @@ FIELD_LABELS = {
     "review_comment": "审核意见",
 }
 SECRET_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
-REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code"}
+REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code", "file_region"}
 STATE_LABELS = {**codes.FILE_STATE_LABELS, "reopened": "重新打开"}
 
 
