@@ -3,11 +3,17 @@
 The household register has a title row, a few rows with the usual mistakes (an ID typed as a
 number, a wrong check digit, a missing name, a bad phone, a duplicate, a community outside
 Funing) so that the error workbook can be tried; the insured extract covers most but not all of
-the people, so that the comparison opens files for the rest. The resident list marks a quarter
+the people, so that the comparison opens files for the rest, and gives a couple of names that
+differ from the register (身份信息不一致: kept, and counted). A second insured extract comes as the
+national database exports it, with an empty 姓名 column: people of the register insured in
+another county (Tinghu), another city (Nanjing) or another province (Shanghai), who are insured;
+terminated and suspended records, which insure nobody; old records of people insured here now;
+and people registered elsewhere who live in Funing, insured at home (they count once the resident
+list places them in Funing). The resident list marks a quarter
 of the registered people as residents (some living in another community than their register's)
 and adds people registered elsewhere who live in Funing; the lapsed list stops some of the
-employees, half of them long enough ago for the comparison to open a lapsed file. Both carry a
-few bad rows too.
+employees, half of them long enough ago for the comparison to open a lapsed file, and one
+Funing resident whose employer in Tinghu stopped paying. Both carry a few bad rows too.
 """
 
 from datetime import date
@@ -22,6 +28,11 @@ HOUSEHOLD = "阜宁县户籍人口-示例.xlsx"
 INSURED = "阜宁县参保人员-示例.xlsx"
 RESIDENT = "阜宁县常住人口-示例.xlsx"
 LAPSED = "阜宁县断缴人员-示例.xlsx"
+ELSEWHERE_INSURED = "阜宁县参保人员-无姓名异地-示例.xlsx"
+INSURED_HEADER = ["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"]
+# Insured places outside Funing: another county of Yancheng (亭湖区), a district of another city
+# (南京市鼓楼区) and of another province (上海市浦东新区); the last two are not loaded here.
+INSURED_ELSEWHERE = ["320902", "320106", "310115"]
 PERSON_HEADER = ["序号", "姓名", "公民身份号码", "性别", "联系电话", "村（社区）代码", "现住址"]
 EMPLOYEE_SINCE = "2019-07-01"
 # Where the residents registered elsewhere come from: a county of Anhui, and Tinghu district.
@@ -42,9 +53,16 @@ def is_employee(index: int) -> bool:
     return index % 5 != 0 and index % 7 == 0
 
 
+def insured_elsewhere(index: int) -> bool:
+    """Whether the person at this index of the register, not in the first insured extract, is
+    insured outside Funing (in the extract without names)."""
+    return index % 20 == 5
+
+
 def write_samples(directory: Path, people: int = 1200) -> list[Path]:
     """Write the sample workbooks (same content every time, given the month); returns their paths:
-    household register, insured extract, resident list, lapsed list."""
+    household register, insured extract, resident list, lapsed list, insured extract without
+    names."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = list(person_rows(people, _funing_communities(), seed=2026))
     household = Workbook()
@@ -78,21 +96,65 @@ def write_samples(directory: Path, people: int = 1200) -> list[Path]:
     insured = Workbook()
     sheet = insured.active
     sheet.title = "参保人员"
-    sheet.append(["姓名", "证件号码", "险种类型", "参保地", "参保日期", "参保状态"])
+    sheet.append(INSURED_HEADER)
     for index, (name, id_number, *_rest) in enumerate(rows):
         if index % 5 == 0:
-            continue  # one in five is not insured: the comparison opens a file for them
+            continue  # one in five is not insured here: the comparison opens a file for most
         if is_employee(index):
             scheme, since = "职工基本医疗保险", EMPLOYEE_SINCE
         else:
             scheme, since = "城乡居民基本医疗保险", f"{date.today().year}-01-01"
-        sheet.append([name, id_number, scheme, "320923", since, "正常"])
-    paths = [directory / HOUSEHOLD, directory / INSURED, directory / RESIDENT, directory / LAPSED]
+        if index % 500 in (1, 2):  # a name that differs from the register's: kept, counted
+            name = name[:-1] + ("华" if name[-1] != "华" else "明")
+        elif index % 500 == 3:  # spaces inside a name: the same name
+            name = f"{name[0]}\u3000{name[1:]}"
+        sheet.append([name, id_number, scheme, "320923", since, None, "正常"])
+    paths = [
+        directory / HOUSEHOLD,
+        directory / INSURED,
+        directory / RESIDENT,
+        directory / LAPSED,
+        directory / ELSEWHERE_INSURED,
+    ]
     household.save(paths[0])
     insured.save(paths[1])
     resident_workbook(rows).save(paths[2])
     lapsed_workbook(rows, date.today()).save(paths[3])
+    elsewhere_workbook(rows, date.today()).save(paths[4])
     return paths
+
+
+def elsewhere_workbook(rows: list[tuple], today: date) -> Workbook:
+    """The insured extract as the national database sends it, 姓名 left empty: one in twenty of
+    the register insured in Tinghu, Nanjing or Shanghai (insured); as many with a terminated or
+    suspended record only (not insured); one in forty of the insured with an old terminated
+    record in Nanjing; two people registered elsewhere who live in Funing (the resident list),
+    insured at home."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "参保人员"
+    sheet.append(INSURED_HEADER)
+    year = today.year
+    for index, (_name, id_number, *_rest) in enumerate(rows):
+        round_ = index // 20
+        if insured_elsewhere(index):
+            place = INSURED_ELSEWHERE[round_ % len(INSURED_ELSEWHERE)]
+            scheme = "城乡居民基本医疗保险" if place == "320902" else "职工基本医疗保险"
+            sheet.append([None, id_number, scheme, place, "2021-03-01", None, "正常"])
+        elif index % 20 == 15 and round_ % 2:  # left the resident scheme two years ago
+            ended = f"{year - 2}-12-31"
+            row = ["城乡居民基本医疗保险", "320923", f"{year - 2}-01-01", ended, "终止"]
+            sheet.append([None, id_number, *row])
+        elif index % 20 == 15:  # an employee record suspended (暂停) at a firm in Tinghu
+            row = ["职工基本医疗保险", "320902", "2019-07-01", None, "暂停"]
+            sheet.append([None, id_number, *row])
+        elif index % 40 == 1:  # worked in Nanjing once; insured here now
+            row = ["职工基本医疗保险", "320106", "2016-01-01", "2020-12-31", "终止"]
+            sheet.append([None, id_number, *row])
+    for _name, id_number, _sex, _phone, community, _address in person_rows(2, ELSEWHERE, 2027):
+        since = f"{year}-01-01"
+        sheet.append([None, id_number, "城乡居民基本医疗保险", community[:6], since, None, "正常"])
+    return workbook
 
 
 def resident_workbook(rows: list[tuple]) -> Workbook:
@@ -127,7 +189,8 @@ def resident_workbook(rows: list[tuple]) -> Workbook:
 def lapsed_workbook(rows: list[tuple], today: date) -> Workbook:
     """The employees of the insured sample: one in two paid last 6 months ago (a lapsed file
     at the next comparison), the others last month (still in the 3-month grace); one person not
-    in the register; a month in the future, a month not understood, a place outside Funing."""
+    in the register; one whose employer in Tinghu stopped paying; a month in the future, a month
+    not understood, an insured place that is no region code."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "断缴人员"
@@ -136,16 +199,20 @@ def lapsed_workbook(rows: list[tuple], today: date) -> Workbook:
     employees = [row for index, row in enumerate(rows) if is_employee(index)]
     listed = [_lapse(row, long_ago if n % 2 else last_month) for n, row in enumerate(employees, 1)]
     listed += [_lapse(row, long_ago) for row in person_rows(1, ELSEWHERE[:1], seed=2028)]
+    # A Funing resident (never insured here) whose employer in Tinghu stopped paying.
+    listed.append(_lapse(rows[10], long_ago, place="320902", employer="亭湖区某物流有限公司"))
     mistakes = [
         _lapse(rows[1], f"{months_before(today, -1):%Y-%m}"),
         _lapse(rows[2], "去年"),
-        _lapse(rows[3], long_ago, place="320902"),
+        _lapse(rows[3], long_ago, place="3209"),
     ]
     for n, row in enumerate(listed + mistakes, 1):
         sheet.append([n, *row])
     return workbook
 
 
-def _lapse(person: tuple, last_paid: str, place: str = "320923") -> list:
+def _lapse(
+    person: tuple, last_paid: str, place: str = "320923", employer: str = "阜宁县某制造有限公司"
+) -> list:
     name, id_number, *_rest = person
-    return [name, id_number, "阜宁县某制造有限公司", "职工医保", place, last_paid]
+    return [name, id_number, employer, "职工医保", place, last_paid]

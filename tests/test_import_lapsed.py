@@ -48,7 +48,7 @@ def lapsed_workbook() -> bytes:
         ("王五", FULLWIDTH, None, None, None, LONG_AGO.isoformat(), None),  # 6 insured in Tinghu
         ("赵六", SPACED, None, None, None, date(TODAY.year + 1, 1, 1).isoformat(), None),  # 7
         ("赵六", SPACED, None, None, None, "1989-12-31", None),  # 8
-        ("赵六", SPACED, None, None, "320902", LONG_AGO.isoformat(), None),  # 9
+        ("赵六", SPACED, None, None, "320902", LONG_AGO.isoformat(), None),  # 9 employer in Tinghu
         ("赵六", SPACED, None, "居民医保", None, LONG_AGO.isoformat(), None),  # 10
         ("张一", GOOD[0], None, None, None, RECENTLY.isoformat(), None),  # 11
         ("赵六", SPACED, None, None, None, None, "202613"),  # 12
@@ -64,7 +64,6 @@ EXPECTED_REJECTIONS = [
     (6, "此人的职工医保参保地320902000000不在本辖区"),
     (7, "在今天之后"),
     (8, "早于1990年"),
-    (9, "参保地320902000000不在您的管辖范围内"),
     (10, "断缴人员名单只登记职工医保的停保"),
     (11, "与本文件第2行是同一人"),
     (12, "末次缴费年月「202613」无法识别"),
@@ -122,15 +121,19 @@ def test_lapsed_list_suspends_records_marks_persons_and_counts(app, login):
     client = _prepare(app, login)
     batch = _import_lapsed(client, app)
     assert batch.kind == "lapsed" and batch.state == "succeeded", batch.message
-    # Created: a record for the one not on file and for 李四 (no employee record before).
+    # Created: a record for the one not on file, for 李四 (no employee record before) and for
+    # 赵六, whose employer in Tinghu stopped paying (vouched for by Funing).
     # Updated: 张一 and 张二, whose employee records are suspended.
     assert (batch.rows_read, batch.created, batch.updated, batch.unchanged, batch.rejected) == (
         11,
-        2,
+        3,
         2,
         0,
-        7,
+        6,
     )
+    # Persons of Funing named: 张一, 张二, 李四, 赵六 (the one not on file names nobody).
+    assert batch.matched == 4
+    assert "匹配本区划人员 4 人" in batch.message and "另有 1 条记录" in batch.message
     assert _enrollments(app, GOOD[0]) == [
         ("employee", "320923000000", date(2020, 1, 1), LONG_AGO, "suspended", batch.id)
     ]
@@ -170,7 +173,7 @@ def test_importing_the_lapsed_list_again_changes_nothing(app, login):
     client = _prepare(app, login)
     first = _import_lapsed(client, app)
     again = _import_lapsed(client, app, name="断缴人员-再次.xlsx")
-    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 7)
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 5, 6)
     assert _enrollments(app, GOOD[0])[0][5] == first.id
     assert not fetch(app, select(PersonChange).where(PersonChange.batch_id == again.id))
 
@@ -187,8 +190,9 @@ def test_comparison_opens_a_lapsed_file_after_three_months_not_before(app, login
         for f in fetch(app, select(PersonFile))
     }
     # 张一 stopped 5 months ago: a lapsed file. 张二 stopped a month ago: in the grace, no file.
-    # 李四 is insured as a resident; 王五 as an employee in Tinghu; 赵六 is not insured at all.
-    assert files == {GOOD[0]: "lapsed", SPACED: "uninsured"}
+    # 李四 is insured as a resident; 王五 as an employee in Tinghu; 赵六's Tinghu employer
+    # stopped paying 5 months ago.
+    assert files == {GOOD[0]: "lapsed", SPACED: "lapsed"}
     grace = fetch(app, select(Person).where(Person.id_number == GOOD[1]))[0]
     assert grace.insured_status == "uninsured"
 
@@ -210,7 +214,8 @@ def test_the_lapsed_list_from_the_command_line(app, tmp_path):
     )
     assert result.exit_code == 0, result.output
     # Nothing is on file: every valid row gets a new suspended employee record.
-    assert "新增 5" in result.output and "退回 6" in result.output
+    assert "新增停保记录 6 条" in result.output and "退回 5 行" in result.output
+    assert "匹配本区划人员 0 人" in result.output
 
 
 def test_stop_dates_and_last_paid_months():
@@ -236,30 +241,88 @@ def test_a_lapsed_row_is_insured_where_it_says_or_in_the_importing_region(ctx, u
     scope = scope_for(user("fn_staff"), "data.import")
     today = date(2026, 11, 23)
     row = {"id_number": GOOD[0], "name": "张一", "stop_date": "2026-05-31"}
-    assert lapsed_row(row, scope, "320923000000", today) == {
+
+    def lapsed(values):
+        return lapsed_row(values, scope, "320923000000", today, "320923")
+
+    assert lapsed(row) == {
         "id_number": GOOD[0],
+        "name": "张一",
         "region_code": "320923000000",
+        "vouched_prefix": None,
         "stop_date": date(2026, 5, 31),
     }
-    assert (
-        lapsed_row(row | {"region": "320923001001"}, scope, "320923000000", today)["region_code"]
-        == "320923001001"
+    assert lapsed(row | {"region": "320923001001"})["region_code"] == "320923001001"
+    # The name is optional, and normalised.
+    assert lapsed(row | {"name": " "})["name"] is None
+    assert lapsed(row | {"name": "张\u3000一 "})["name"] == "张一"
+    # An employer insured in Tinghu: accepted, vouched for by Funing.
+    tinghu = lapsed(row | {"insured_region": "320902"})
+    assert (tinghu["region_code"], tinghu["vouched_prefix"]) == ("320902000000", "320923")
+    assert "应为6位或12位区划代码" in lapsed(row | {"insured_region": "3209021"})
+
+
+def test_a_funing_resident_whose_tinghu_employer_stopped_paying(app, login):
+    """Imported by Funing, before or after the register: the lapse is Funing's record (vouched
+    by 320923), and a Tinghu record Funing vouched for (its own extract listed it) is suspended;
+    a record Tinghu itself recorded is Tinghu's to suspend."""
+    zhang, wang = GOOD[0], FULLWIDTH
+    client = login("fn_staff")
+    rows = [("张一", zhang, "职工医保", "320902", "2020-01-01", None, "正常")]
+    upload_kind(client, "insured", insured_workbook(rows))  # before the register
+    run_jobs(app)
+    with database(app) as session:  # Tinghu's own record of 王五
+        session.add(
+            Enrollment(
+                id_number=wang,
+                region_code="320902000000",
+                scheme="employee",
+                start_date=date(2020, 1, 1),
+                status="normal",
+            )
+        )
+    wb = Workbook()
+    wb.active.append(["姓名", "身份证号码", "参保地", "停保日期"])  # no names given
+    for id_number in (zhang, wang, SPACED):
+        wb.active.append([None, id_number, "320902", LONG_AGO.isoformat()])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    upload_kind(client, "lapsed", buffer.getvalue(), name="断缴人员-亭湖单位.xlsx")
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.created, batch.updated, batch.rejected) == (1, 1, 1), batch.message
+    assert _enrollments(app, zhang)[0][3:5] == (LONG_AGO, "suspended")
+    assert _enrollments(app, wang)[0][3:5] == (None, "normal")
+    (record,) = fetch(app, select(Enrollment).where(Enrollment.id_number == SPACED))
+    assert (record.region_code, record.vouched_prefix, record.status) == (
+        "320902000000",
+        "320923",
+        "suspended",
     )
-    assert "缺少姓名" in lapsed_row(row | {"name": " "}, scope, "320923000000", today)
-    assert "不在您的管辖范围内" in lapsed_row(
-        row | {"insured_region": "320902"}, scope, "320923000000", today
-    )
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
+    (reason,) = [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "停保须由参保地的经办机构登记" in reason
+    upload(client, household_workbook())  # the register after the lists
+    run_jobs(app)
+    client.post("/comparisons/", data={"region": "320923000000"})
+    run_jobs(app)
+    files = {
+        fetch(app, select(Person.id_number).where(Person.id == f.person_id))[0]: f.file_type
+        for f in fetch(app, select(PersonFile))
+    }
+    assert files[zhang] == "lapsed" and files[SPACED] == "lapsed" and wang not in files
 
 
 def test_the_demo_samples_of_residents_and_lapses_import_and_compare(app, login, tmp_path):
     from portal.demo_samples import write_samples
 
-    household, insured, resident, lapsed = write_samples(tmp_path, people=200)
+    household, insured, resident, lapsed, elsewhere = write_samples(tmp_path, people=200)
     client = login("fn_staff")
     counts = []
     for kind, path in (
         ("household", household),
         ("insured", insured),
+        ("insured", elsewhere),
         ("resident", resident),
         ("lapsed", lapsed),
     ):
@@ -270,12 +333,16 @@ def test_the_demo_samples_of_residents_and_lapses_import_and_compare(app, login,
     assert counts == [
         ("household", 200, 0, 0, 6),
         ("insured", 160, 0, 0, 0),
+        ("insured", 27, 0, 0, 0),  # no names; 10 insured outside Funing
         ("resident", 10, 50, 0, 3),  # 10 registered elsewhere; 50 of the register marked
-        ("lapsed", 1, 23, 0, 3),  # 1 not on file; the 23 employees suspended
+        ("lapsed", 2, 23, 0, 3),  # 1 not on file, 1 employed in Tinghu; 23 employees suspended
     ]
     client.post("/comparisons/", data={"region": "320923000000"})
     run_jobs(app)
     run = fetch(app, select(ComparisonRun))[0]
-    # 40 never insured, 10 residents registered elsewhere, 12 employees stopped 6 months ago.
-    assert (run.persons, run.insured, run.opened) == (210, 160 - 23, 40 + 10 + 12)
-    assert [f.file_type for f in fetch(app, select(PersonFile))].count("lapsed") == 12
+    # Insured: 170 of the register (10 of them outside Funing) and 2 of the residents registered
+    # elsewhere, less the 23 employees who stopped. Files: 30 of the register, 8 residents,
+    # 12 employees stopped 6 months ago.
+    assert (run.persons, run.insured, run.opened) == (210, 172 - 23, 30 + 8 + 12)
+    # The 12, and the resident whose Tinghu employer stopped paying (never insured here).
+    assert [f.file_type for f in fetch(app, select(PersonFile))].count("lapsed") == 13

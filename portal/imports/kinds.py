@@ -31,6 +31,19 @@ class Context:
     today: date
     resolver: RegionResolver | None = None
     fixed_category: str | None = None  # a key-population list of one category, chosen at upload
+    # The prefix of the batch's region (Region.prefix): the voucher of records insured outside
+    # the scope, and the population whose persons a list of records is counted against. Looked
+    # up from region_code when not given.
+    region_prefix: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        if self.region_prefix:
+            return self.region_prefix
+        from portal.extensions import db
+        from portal.regions.models import Region
+
+        return db.session.get(Region, self.region_code).prefix
 
 
 @dataclass(frozen=True)
@@ -145,7 +158,27 @@ def _apply_resident(connection, context: Context, batch_id: int, user_id: int):
 
 
 def _apply_insured(connection, context: Context, batch_id: int, user_id: int):
-    return enrollments.apply_enrollments(connection, batch_id=batch_id)
+    return enrollments.apply_enrollments(
+        connection, batch_id=batch_id, region_prefix=context.prefix
+    )
+
+
+def _validate_insured(values: dict, ctx: Context) -> dict | str:
+    return insured_row(values, ctx.scope, ctx.region_code, ctx.today, ctx.prefix)
+
+
+def _validate_lapsed(values: dict, ctx: Context) -> dict | str:
+    return lapsed_row(values, ctx.scope, ctx.region_code, ctx.today, ctx.prefix)
+
+
+def _apply_lapsed(connection, context: Context, batch_id: int, user_id: int):
+    return lapsed.apply_lapsed(
+        connection,
+        context.scope,
+        batch_id=batch_id,
+        user_id=user_id,
+        region_prefix=context.prefix,
+    )
 
 
 HOUSEHOLD_STAGE = ParallelStage(apply.STAGE, apply.FIELDS, apply.stage_line, plain.household_lines)
@@ -181,7 +214,7 @@ IMPORTERS: dict[str, Importer] = {
     ),
     "insured": Importer(
         columns.INSURED,
-        lambda values, ctx: insured_row(values, ctx.scope, ctx.region_code, ctx.today),
+        _validate_insured,
         lambda row: tuple(row[k] for k in enrollments.KEY),
         "与本文件第{first}行是同一条参保记录（身份证号、险种、参保地、开始日期相同）",
         enrollments.create_stage,
@@ -202,13 +235,11 @@ IMPORTERS["key_population"] = Importer(
 )
 IMPORTERS["lapsed"] = Importer(
     columns.LAPSED,
-    lambda values, ctx: lapsed_row(values, ctx.scope, ctx.region_code, ctx.today),
+    _validate_lapsed,
     itemgetter("id_number"),
     SAME_PERSON,
     lapsed.create_stage,
     lapsed.stage_rows,
-    lambda connection, ctx, batch_id, user_id: lapsed.apply_lapsed(
-        connection, ctx.scope, batch_id=batch_id, user_id=user_id
-    ),
+    _apply_lapsed,
 )
 KIND_CHOICES = [(code, importer.list_kind.label) for code, importer in IMPORTERS.items()]

@@ -152,6 +152,7 @@ def run_import(job, progress) -> str:
         today=date.today(),
         resolver=RegionResolver(scope) if importer.needs_resolver else None,
         fixed_category=category,
+        region_prefix=region.prefix,
     )
     connection = db.session.connection()
     min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
@@ -170,11 +171,37 @@ def run_import(job, progress) -> str:
     if rejections:
         batch.error_file = str(write_error_workbook(batch, headers, rejections))
     batch.state, batch.finished_at = "succeeded", utcnow()
-    batch.message = (
-        f"读取 {read} 行：新增 {batch.created}，更新 {batch.updated}，未变 {batch.unchanged}，"
-        f"退回 {batch.rejected}。"
-    )
+    batch.message = batch_message(batch, result)
     return batch.message
+
+
+# Lists of records about persons: counted in records, and in the persons they name.
+RECORD_NOUNS = {"insured": "参保记录", "lapsed": "停保记录"}
+
+
+def batch_message(batch: ImportBatch, result) -> str:
+    """The batch's outcome in one sentence (also what `portal import` prints). A list of records
+    (insured, lapsed) counts records, then the persons of the region they name (batch.matched):
+    most of them are already on the register, and are no new persons."""
+    noun = RECORD_NOUNS.get(batch.kind)
+    if noun is None or not hasattr(result, "matched"):
+        return (
+            f"读取 {batch.rows_read} 行：新增 {batch.created}，更新 {batch.updated}，"
+            f"未变 {batch.unchanged}，退回 {batch.rejected}。"
+        )
+    batch.matched = result.matched
+    message = (
+        f"读取 {batch.rows_read} 行：新增{noun} {batch.created} 条，更新 {batch.updated} 条，"
+        f"未变 {batch.unchanged} 条，退回 {batch.rejected} 行；匹配本区划人员 {result.matched} 人"
+    )
+    if result.mismatched:
+        message += f"（其中姓名与名册不一致 {result.mismatched} 人）"
+    if result.unmatched:
+        message += (
+            f"；另有 {result.unmatched} 条记录暂未对应本区划名册中的人员"
+            "（户籍或常住人口名册列入其人后，比对时计入）"
+        )
+    return message + "。"
 
 
 def _import_here(connection, path, file_kind, list_kind, importer, context, batch, actor, progress):

@@ -2,6 +2,26 @@
 
 Pure functions over plain values (plus a region lookup built once per import); the reasons are
 Chinese and go into the error workbook next to the original row.
+
+Lists of records about persons (the insured extract 参保人员, the lapsed list 断缴人员) come as
+the national database exports them: the ID number is the key and the name is optional (an empty
+姓名 column is common); a name that is given is kept, normalised, and one that differs from the
+register's is an identity mismatch the comparison counts (身份信息不一致), never a refusal.
+
+Insured where? (参保地, 异地参保) A record is accepted whatever its insured place, as long as the
+place is a real-looking region code (6, 9 or 12 digits of one of the 31 provinces, zeros only
+below the level it names; the province's tree need not be loaded here). Who vouches for it
+decides for whom it counts, and is settled on the row alone, never by what else is on file:
+- the insured place lies in the importing batch's scope (the scope of the user's grants,
+  narrowed to the batch's region): the place's own office vouches for it, `vouched_prefix` is
+  NULL and the record counts for whoever the person is;
+- anywhere else (another county, city or province): the batch's region vouches for it,
+  `vouched_prefix` = the prefix of the batch's region (Region.prefix), and the record counts
+  only for persons of that region (person.region_code starting with the prefix).
+Whether the person is one of the region's is decided when the comparison runs, not on import:
+the register may come before or after the extract and the outcome is the same; a record whose
+person is no one of the region's counts for nobody else (imports/enrollments.py says how a
+re-imported record keeps or changes its voucher).
 """
 
 import calendar
@@ -14,8 +34,10 @@ from sqlalchemy import select
 from permissions import Scope
 from portal.extensions import db
 from portal.persons import idnumbers
+from portal.persons.names import normalize_name
 from portal.phones import is_clean_mobile, normalize_phone
 from portal.regions.models import Region
+from portal.regions.provinces import PROVINCES
 
 MAX_NAME = 64  # characters; person.name is VARCHAR(64)
 MAX_ADDRESS = 200  # characters kept; person.address is VARCHAR(200)
@@ -141,6 +163,17 @@ def id_and_name(values: dict, today: date) -> tuple[str, str] | str:
     return check.value, name
 
 
+def id_and_optional_name(values: dict, today: date) -> tuple[str, str | None] | str:
+    """The normalised ID number and the normalised name (None when empty) of a row of a list of
+    records (insured, lapsed), or the reason it is rejected: the ID number is the key, the name
+    may be missing; an over-long name is cut, not a reason to lose an insured record."""
+    check = idnumbers.normalize_id_number(values.get("id_number"), today)
+    if check.error:
+        return check.error
+    name = normalize_name(text(values.get("name")))
+    return check.value, name[:MAX_NAME] if name else None
+
+
 _BIRTH_DAYS: dict[str, date] = {}  # YYYYMMDD of valid ID numbers → the date
 
 
@@ -245,26 +278,48 @@ def scheme_code(value) -> str | None:
     return None
 
 
-def insured_region(raw: str, scope: Scope) -> tuple[str | None, str | None]:
-    """The insured place of an enrollment list (a region code, padded to 12 digits) if it lies
-    in the scope, else the reason it is rejected."""
-    if not raw.isdigit() or len(raw) > 12:
-        return None, f"参保地「{raw}」应为区划代码（最多12位数字）"
-    region = raw.ljust(12, "0")
-    if not scope.contains(region):
-        return None, f"参保地{region}不在您的管辖范围内"
-    return region, None
+# The digits of each level of a 12-digit code: province, city, county, township, community.
+LEVEL_DIGITS = ((0, 2), (2, 4), (4, 6), (6, 9), (9, 12))
+PLACE_LENGTHS = (6, 9, 12)
 
 
-def insured_row(values: dict, scope: Scope, default_region: str, today: date) -> dict | str:
-    """One row of the insured extract as an enrollment record, or the reason it is rejected."""
-    identity = id_and_name(values, today)
+def insured_place(raw: str) -> tuple[str | None, str | None]:
+    """The insured place of a list of records as a 12-digit code, wherever in the country it
+    lies, or the reason it is rejected. Real-looking is all that is asked: 6, 9 or 12 digits,
+    one of the 31 provinces, and no level given below a level left at zeros (medical-insurance
+    codes such as 320999, Yancheng's city level 市本级, pass)."""
+    if not raw.isdigit() or len(raw) not in PLACE_LENGTHS:
+        return None, f"参保地「{raw}」应为6位或12位区划代码"
+    code = raw.ljust(12, "0")
+    if code[:2] not in PROVINCES:
+        return None, f"参保地「{raw}」不是有效的区划代码（没有代码为{code[:2]}的省份）"
+    levels = [code[a:b] for a, b in LEVEL_DIGITS]
+    zero = next((n for n, part in enumerate(levels) if not part.strip("0")), len(levels))
+    if any(part.strip("0") for part in levels[zero:]):
+        return None, f"参保地「{raw}」不是有效的区划代码"
+    return code, None
+
+
+def voucher(place: str, scope: Scope, batch_prefix: str) -> str | None:
+    """Who vouches for a record insured at `place` (see the module's docstring): None when the
+    batch's scope holds the place, else the batch region's prefix."""
+    return None if scope.contains(place) else batch_prefix
+
+
+def insured_row(
+    values: dict, scope: Scope, default_region: str, today: date, batch_prefix: str
+) -> dict | str:
+    """One row of the insured extract as an enrollment record, or the reason it is rejected.
+
+    `default_region`: the insured place of a row that gives none (the batch's region);
+    `batch_prefix`: that region's prefix, the voucher of records insured outside the scope."""
+    identity = id_and_optional_name(values, today)
     if isinstance(identity, str):
         return identity
     scheme = scheme_code(values.get("scheme"))
     if scheme is None:
         return f"险种「{text(values.get('scheme'))}」无法识别，应为“职工医保”或“居民医保”"
-    region, error = insured_region(text(values.get("insured_region")) or default_region, scope)
+    region, error = insured_place(text(values.get("insured_region")) or default_region)
     if error:
         return error
     start = parse_date(values.get("start_date")) if text(values.get("start_date")) else None
@@ -286,6 +341,8 @@ def insured_row(values: dict, scope: Scope, default_region: str, today: date) ->
         "start_date": start,
         "end_date": end,
         "status": status,
+        "name": identity[1],
+        "vouched_prefix": voucher(region, scope, batch_prefix),
     }
 
 
@@ -332,10 +389,14 @@ def stop_date(values: dict, today: date) -> date | str:
     return stop
 
 
-def lapsed_row(values: dict, scope: Scope, default_region: str, today: date) -> dict | str:
-    """One row of a lapsed list (断缴人员) as (ID, insured place, stop date), or the reason it is
-    rejected. Only employee insurance lapses: resident insurance is paid year by year."""
-    identity = id_and_name(values, today)
+def lapsed_row(
+    values: dict, scope: Scope, default_region: str, today: date, batch_prefix: str
+) -> dict | str:
+    """One row of a lapsed list (断缴人员) as (ID, name, insured place, its voucher, stop date),
+    or the reason it is rejected. Only employee insurance lapses: resident insurance is paid
+    year by year. The insured place (the employer's) may lie anywhere, as in the insured
+    extract: a Funing resident whose Tinghu employer stopped paying is Funing's to record."""
+    identity = id_and_optional_name(values, today)
     if isinstance(identity, str):
         return identity
     given_scheme = text(values.get("scheme"))
@@ -345,13 +406,19 @@ def lapsed_row(values: dict, scope: Scope, default_region: str, today: date) -> 
             "居民医保请随参保人员名单导入"
         )
     place = text(values.get("insured_region")) or text(values.get("region")) or default_region
-    region, error = insured_region(place, scope)
+    region, error = insured_place(place)
     if error:
         return error
     stop = stop_date(values, today)
     if isinstance(stop, str):
         return stop
-    return {"id_number": identity[0], "region_code": region, "stop_date": stop}
+    return {
+        "id_number": identity[0],
+        "name": identity[1],
+        "region_code": region,
+        "vouched_prefix": voucher(region, scope, batch_prefix),
+        "stop_date": stop,
+    }
 
 
 # Words offices write in a category column, matched against each part of the cell.

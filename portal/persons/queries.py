@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from flask import abort
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from permissions import Scope, scope_for
@@ -23,8 +23,10 @@ from portal.imports.models import ImportBatch
 from portal.masking import mask_id_number, mask_phone
 from portal.persons import codes
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
+from portal.persons.names import normalize_name
 from portal.regions import codes as region_codes
 from portal.regions.models import Region
+from portal.regions.provinces import province_name
 from portal.visits.codes import OUTCOME_LABELS, REVIEW_STATE_LABELS
 
 # A dropdown of regions longer than this is useless on a phone: a coarser level is offered.
@@ -296,14 +298,94 @@ class HistoryEntry:
     fields: list[FieldChange]
 
 
-def enrollments_of(person: Person) -> list[Enrollment]:
-    """The person's own enrollment records (参保记录), wherever they are insured."""
-    query = (
+def visible_enrollments(actor, action: str = "person.view"):
+    """SELECT the enrollment records (参保记录) the actor may see: those of persons in their scope
+    for `action` (as scoped_select decides it: a grid worker, the persons assigned to them), and
+    those insured at a place in their scope (the insured place's office sees the records it
+    holds, whoever and wherever the person is). Nobody else sees a record."""
+    scope = scope_for(actor, action)
+    return (
         select(Enrollment)
-        .where(Enrollment.id_number == person.id_number)
-        .order_by(Enrollment.start_date.desc(), Enrollment.id.desc())
+        .outerjoin(Person, Person.id_number == Enrollment.id_number)
+        .outerjoin(PersonFile, current_file_condition())
+        .where(
+            or_(
+                scope.clause(Person.region_code, PersonFile.assignee_id),
+                scope.clause(Enrollment.region_code),
+            )
+        )
+    )
+
+
+def enrollments_of(person: Person, actor=None) -> list[Enrollment]:
+    """The person's own enrollment records (参保记录), wherever they are insured; with `actor`,
+    those the actor may see (all of them, when the actor may see the person)."""
+    query = select(Enrollment) if actor is None else visible_enrollments(actor)
+    query = query.where(Enrollment.id_number == person.id_number).order_by(
+        Enrollment.start_date.desc(), Enrollment.id.desc()
     )
     return list(db.session.scalars(query))
+
+
+@dataclass
+class EnrollmentRow:
+    """One record as the person page shows it."""
+
+    record: Enrollment
+    place: str  # the insured place's name (or its province's, when not loaded here)
+    elsewhere: bool  # 异地: insured outside the person's county
+    counts: bool  # whether the record may insure this person (who vouched for it)
+    voucher: str | None  # the region that vouched for a record insured outside its scope
+    other_name: str | None  # the extract's name, when it differs from the register's
+
+
+def place_label(code: str | None, regions: dict[str, str]) -> str:
+    """An insured place as words: its name where the region table has it; else its province
+    and what the code says of its level (省本级 / 市本级), or that the region is not loaded."""
+    if not code:
+        return "—"
+    if code in regions:
+        return regions[code]
+    province = province_name(code) or "未知省份"
+    if code[2:4] == "99":
+        return f"{province}省本级"
+    if code[4:6] == "99":
+        city = regions.get(region_codes.pad(code[:4]))
+        return f"{city}本级" if city else f"{province}（市本级）"
+    return f"{province}（本平台未载入该区划）"
+
+
+def _place_codes(code: str | None) -> set[str]:
+    """The codes place_label may look up for one insured place."""
+    if not code:
+        return set()
+    return {code, region_codes.pad(code[:4])}
+
+
+def elsewhere(person: Person, code: str | None) -> bool:
+    """异地: a place outside the person's county."""
+    return bool(code) and bool(person.region_code) and code[:6] != person.region_code[:6]
+
+
+def enrollment_rows(
+    person: Person, enrollments: list[Enrollment], regions: dict[str, str]
+) -> list[EnrollmentRow]:
+    own_name = normalize_name(person.name)
+    return [
+        EnrollmentRow(
+            record=e,
+            place=place_label(e.region_code, regions),
+            elsewhere=elsewhere(person, e.region_code),
+            counts=e.vouched_prefix is None or person.region_code.startswith(e.vouched_prefix),
+            voucher=(
+                place_label(region_codes.pad(e.vouched_prefix), regions)
+                if e.vouched_prefix
+                else None
+            ),
+            other_name=e.name if e.name and e.name != own_name else None,
+        )
+        for e in enrollments
+    ]
 
 
 def user_names(user_ids: set[int]) -> dict[int, str]:
@@ -459,21 +541,26 @@ def _creating_batch_user(person: Person) -> int | None:
     )
 
 
-def detail_context(person: Person, revealed: bool = False) -> dict:
+def detail_context(person: Person, revealed: bool = False, actor=None) -> dict:
     """Everything the detail page shows besides the person's own columns."""
     files = list(person.files)
-    enrollments = enrollments_of(person)
+    enrollments = enrollments_of(person, actor)
     regions = region_names(
-        {person.region_code, person.hukou_region_code, person.insured_region_code}
+        {person.region_code, person.hukou_region_code}
+        | _place_codes(person.insured_region_code)
         | {f.region_code for f in files}
-        | {e.region_code for e in enrollments}
+        | {code for e in enrollments for code in _place_codes(e.region_code)}
+        | {region_codes.pad(e.vouched_prefix) for e in enrollments if e.vouched_prefix}
     )
     return {
         "person": person,
         "current": current_file(person),
         "files": files,
         "assignees": user_names({f.assignee_id for f in files}),
-        "enrollments": enrollments,
+        "enrollments": enrollment_rows(person, enrollments, regions),
+        "insured_place": place_label(person.insured_region_code, regions),
+        "insured_elsewhere": elsewhere(person, person.insured_region_code),
+        "exclusion_labels": codes.EXCLUSION_REASON_LABELS,
         "history": history_of(person, revealed),
         "regions": regions,
         "age": age(person.birth_date),
