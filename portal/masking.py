@@ -20,3 +20,10 @@ def mask_phone(value: str | None) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     return digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+
+
+def mask_name(value: str | None) -> str:
+    """张** : the surname's first character, the rest as stars (a person outside one's scope)."""
+    if not value:
+        return ""
+    return value[0] + "*" * max(len(value) - 1, 1)

@@ -48,6 +48,7 @@ EXPORTERS = IMPORTERS | {"township_supervisor"}
 UNMASKERS = {"province_admin", "city_admin", "county_admin", "township_supervisor", "grid_worker"}
 # The desk (工作台): township supervisors and every staff level above them see, assign, review.
 DESK_USERS = IMPORTERS | {"township_supervisor"}
+MOVES_YEAR = date.today().year  # a year the year picker offers
 
 
 @dataclass
@@ -121,6 +122,25 @@ def _pending_visit(target: Target, where: str) -> None:
     db.session.add(visit)
     db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
     target.visit_id = visit.id
+
+
+def _moved_in(target: Target, where: str) -> None:
+    """The person, named by the marker, moved into the target's region this insurance year
+    (persons/moves.py): the township's list of files moved in shows them."""
+    from portal.persons.models import FileMove
+
+    db.session.get(Person, target.person_id).name = target.marker
+    db.session.add(
+        FileMove(
+            file_id=0,
+            person_id=target.person_id,
+            year=MOVES_YEAR,
+            from_region_code="320902001001",
+            to_region_code=target.region,
+            cause="import",
+        )
+    )
+    db.session.commit()
 
 
 def _person_marker(target: Target, where: str) -> None:
@@ -267,6 +287,15 @@ MATRIX: dict[str, Route] = {
         data=lambda t: {"from_worker": t.user_id, "to_worker": "none"},
     ),
     "desk.reviews": Route("GET", lambda t: f"/desk/{_township(t)}/reviews", DESK_USERS, 200, 404),
+    "desk.moves": Route(
+        "GET",
+        lambda t: f"/desk/{_township(t)}/moves?direction=in&year={MOVES_YEAR}",
+        DESK_USERS,
+        200,
+        404,
+        shows_object=True,
+        prepare=_moved_in,
+    ),
     "desk.decide": Route(
         "POST",
         lambda t: f"/desk/reviews/{t.visit_id}",

@@ -15,8 +15,9 @@ from sqlalchemy.orm import selectinload
 from permissions import scope_for
 from portal.accounts.models import Grant, User
 from portal.extensions import db
+from portal.masking import mask_id_number, mask_name
 from portal.persons import codes
-from portal.persons.models import Person, PersonFile
+from portal.persons.models import FileMove, Person, PersonFile
 from portal.persons.queries import GOVERNMENT_PAID, key_populations, region_names, user_names
 from portal.regions.codes import PREFIX_LENGTH, pad, subtree_bounds
 from portal.regions.models import Region
@@ -302,3 +303,134 @@ def review_rows(visits: list[Visit]) -> list[ReviewRow]:
 def in_township(query, township: Region):
     """Narrow the review queue (visits.review.pending_query) to one township."""
     return query.where(and_(within(township, Visit.region_code)))
+
+
+# --- files that followed their person (移入 / 移出) -------------------------------------------
+
+MOVED_IN, MOVED_OUT = "in", "out"
+MOVE_DIRECTIONS = {MOVED_IN: "移入", MOVED_OUT: "移出"}
+MOVE_CAUSES = {"import": "名册导入", "edit": "人员信息修改", "comparison": "比对"}
+
+
+@dataclass(frozen=True)
+class MoveFigures:
+    moved_in: int = 0
+    moved_out: int = 0
+
+
+def _move_side(direction: str):
+    """The file_move column a township's list of moves is about: where they went to or from."""
+    return FileMove.to_region_code if direction == MOVED_IN else FileMove.from_region_code
+
+
+def move_figures(actor, townships: list[Region], year: int) -> dict[str, MoveFigures]:
+    """Files moved into and out of each township in insurance year `year` (two grouped
+    queries, each through the actor's desk.view scope on the side it counts)."""
+    if not townships:
+        return {}
+    scope = scope_for(actor, "desk.view")
+    counted = {}
+    for direction in (MOVED_IN, MOVED_OUT):
+        column = _move_side(direction)
+        key = func.substr(column, 1, PREFIX_LENGTH[TOWNSHIP])
+        counted[direction] = dict(
+            db.session.execute(
+                select(key, func.count())
+                .where(
+                    FileMove.year == year,
+                    or_(*(within(t, column) for t in townships)),
+                    scope.clause(column),
+                )
+                .group_by(key)
+            ).all()
+        )
+    return {
+        t.code: MoveFigures(
+            int(counted[MOVED_IN].get(t.prefix, 0)), int(counted[MOVED_OUT].get(t.prefix, 0))
+        )
+        for t in townships
+    }
+
+
+def moves_query(actor, township: Region, year: int, direction: str):
+    """The files that moved into (or out of) the township in `year`, newest first, through the
+    actor's desk.view scope."""
+    column = _move_side(direction)
+    return (
+        select(FileMove)
+        .where(
+            FileMove.year == year,
+            within(township, column),
+            scope_for(actor, "desk.view").clause(column),
+        )
+        .order_by(FileMove.at.desc(), FileMove.id.desc())
+    )
+
+
+@dataclass
+class MoveRow:
+    move: FileMove
+    person_id: int | None  # set when the actor may open the person (else only masked text)
+    name: str
+    id_number: str  # masked
+    source: str
+    destination: str
+    cause: str
+    assignee: str
+
+
+def _place(code: str, home: Region, names: dict[str, str]) -> str:
+    """A community's name, with its township, county and city when they differ from the
+    desk's township (a move across counties shows where to)."""
+    parts = [names.get(code, code)]
+    for level in (TOWNSHIP, 3, 2):
+        ancestor = pad(code[: PREFIX_LENGTH[level]])
+        if ancestor == pad(home.code[: PREFIX_LENGTH[level]]):
+            break
+        parts.insert(0, names.get(ancestor, ancestor))
+    return " ".join(parts)
+
+
+def move_rows(actor, township: Region, moves: list[FileMove]) -> list[MoveRow]:
+    """A page of moves as shown: the person named (and linked) only when the actor may still
+    see them, otherwise masked — a person who moved out left the township's scope."""
+    visible = scope_for(actor, "person.view")
+    persons = {
+        row.id: row
+        for row in db.session.execute(
+            select(Person.id, Person.name, Person.id_number, Person.region_code).where(
+                Person.id.in_({m.person_id for m in moves})
+            )
+        )
+    }
+    codes_ = set()
+    for move in moves:
+        for code in (move.from_region_code, move.to_region_code):
+            codes_ |= {code} | {pad(code[: PREFIX_LENGTH[lv]]) for lv in (2, 3, TOWNSHIP)}
+    names = region_names(codes_)
+    users = user_names({m.old_assignee_id for m in moves if m.old_assignee_id})
+    result = []
+    for move in moves:
+        person = persons.get(move.person_id)
+        name, id_number = (person.name, person.id_number) if person else ("", "")
+        shown = person is not None and visible.contains(person.region_code)
+        worker = users.get(move.old_assignee_id, "") if move.old_assignee_id else ""
+        if not move.old_assignee_id:
+            assignee = "未分配"
+        elif move.kept_assignee:  # the worker covers both communities
+            assignee = f"{worker}（保留）"
+        else:
+            assignee = f"已收回（原：{worker}）"
+        result.append(
+            MoveRow(
+                move=move,
+                person_id=move.person_id if shown else None,
+                name=(name or "") if shown else mask_name(name),
+                id_number=mask_id_number(id_number),
+                source=_place(move.from_region_code, township, names),
+                destination=_place(move.to_region_code, township, names),
+                cause=MOVE_CAUSES.get(move.cause, move.cause),
+                assignee=assignee,
+            )
+        )
+    return result

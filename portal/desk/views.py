@@ -20,12 +20,14 @@ from portal.persons.queries import region_choices
 from portal.timeutil import local_today
 from portal.visits import review
 from portal.visits.codes import METHOD_LABELS, OUTCOME_LABELS
+from portal.years.selection import selected_year
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
 TOWNSHIPS_PER_PAGE = 50
 FILES_PER_PAGE = 50
 REVIEWS_PER_PAGE = 20
+MOVES_PER_PAGE = 50
 
 
 def _actor():
@@ -52,7 +54,9 @@ def index():
     if page.total == 1 and page.page == 1:
         return redirect(url_for("desk.township", township_code=page.items[0].code))
     figures = queries.township_figures(actor, page.items)
-    return render_template("desk/index.html", page=page, figures=figures)
+    year = selected_year()
+    moves = queries.move_figures(actor, page.items, year)
+    return render_template("desk/index.html", page=page, figures=figures, moves=moves, year=year)
 
 
 # --- one township -----------------------------------------------------------------------------
@@ -101,6 +105,7 @@ def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=
     if _partial():
         return render_template("desk/_files.html", **context)
     desk_workers = queries.desk_workers(township)
+    year = selected_year()
     handover_choices = [("", "— 请选择 —"), ("none", "收回待分配")] + [
         (str(w.id), w.display_name) for w in workers
     ]
@@ -108,6 +113,8 @@ def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=
         "desk/township.html",
         **context,
         figures=queries.township_figures(actor, [township])[township.code],
+        year=year,
+        moves=queries.move_figures(actor, [township], year)[township.code],
         workers=desk_workers,
         handover_choices=handover_choices,
         auto_form=AutoAssignForm(formdata=None),
@@ -194,6 +201,36 @@ def handover(township_code: str):
     else:
         flash(assignment.handover_message(leaving, receiving, outcome), "success")
     return _back_to_desk(region)
+
+
+# --- files that followed their person (移入 / 移出) -------------------------------------------
+
+
+@bp.route("/<township_code>/moves")
+@requires("desk.view")
+def moves(township_code: str):
+    actor = _actor()
+    region = queries.get_township_or_404(township_code, actor)
+    direction = request.args.get("direction")
+    if direction not in queries.MOVE_DIRECTIONS:
+        direction = queries.MOVED_IN
+    year = selected_year()
+    page = db.paginate(
+        queries.moves_query(actor, region, year, direction),
+        per_page=MOVES_PER_PAGE,
+        max_per_page=MOVES_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "desk/moves.html",
+        township=region,
+        year=year,
+        direction=direction,
+        directions=queries.MOVE_DIRECTIONS,
+        figures=queries.move_figures(actor, [region], year)[region.code],
+        page=page,
+        rows=queries.move_rows(actor, region, list(page.items)),
+    )
 
 
 # --- the review queue -------------------------------------------------------------------------
