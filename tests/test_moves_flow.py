@@ -149,7 +149,7 @@ def test_a_register_reimport_moves_the_file_to_the_new_township(app, login):
     stays = open_file(app, STAYER)
     assert "迁移甲" in task_names(login("fc_grid1"))
     batch = register(client, app, [("迁移甲", MOVER, WUTAN), ("留守乙", STAYER, XINGFU)])
-    assert batch.updated == 1
+    assert batch.updated == 1 and "1 个在办档案随人迁到新社区" in batch.message
     _assert_moved_to_wutan(app, login, file_id, "迁移甲", "import")
     (move,) = fetch(app, select(FileMove))
     assert (move.cause, move.batch_id, move.year) == ("import", batch.id, YEAR)

@@ -185,10 +185,14 @@ def batch_message(batch: ImportBatch, result) -> str:
     most of them are already on the register, and are no new persons."""
     noun = RECORD_NOUNS.get(batch.kind)
     if noun is None or not hasattr(result, "matched"):
-        return (
+        message = (
             f"读取 {batch.rows_read} 行：新增 {batch.created}，更新 {batch.updated}，"
             f"未变 {batch.unchanged}，退回 {batch.rejected}。"
         )
+        moved = getattr(result, "moved_files", 0)  # persons/moves.py: files follow persons
+        if moved:
+            message += f"{moved} 个在办档案随人迁到新社区（见工作台“移入/移出”）。"
+        return message
     batch.matched = result.matched
     message = (
         f"读取 {batch.rows_read} 行：新增{noun} {batch.created} 条，更新 {batch.updated} 条，"
