@@ -131,6 +131,8 @@ def _assert_moved_to_wutan(app, login, file_id, name, cause):
     moved_in = moves_page(wutan, WUTAN_STREET, "in")
     assert name in moved_in and "兴阜居委会" in moved_in and "已收回" in moved_in
     assert f"{YEAR} 参保年度" in moved_in
+    history = wutan.get(f"/persons/{moved.id}").get_data(as_text=True)
+    assert "档案所属社区：兴阜居委会" in history and "吴滩" in history
     # The old supervisor: only the move out, the person masked, where to by name.
     fucheng = login("fc_supervisor")
     moved_out = moves_page(fucheng, FUCHENG, "out")
