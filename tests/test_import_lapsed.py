@@ -23,6 +23,7 @@ from tests.test_imports import (
     insured_workbook,
     latest_batch,
     make_id,
+    run_comparison,
     run_jobs,
     upload,
     upload_kind,
@@ -181,8 +182,7 @@ def test_importing_the_lapsed_list_again_changes_nothing(app, login):
 def test_comparison_opens_a_lapsed_file_after_three_months_not_before(app, login):
     client = _prepare(app, login)
     _import_lapsed(client, app)
-    client.post("/comparisons/", data={"region": "320923000000"})
-    run_jobs(app)
+    run_comparison(client, app, force="y")  # 2 of 5 insured: the guard is overridden
     run = fetch(app, select(ComparisonRun))[0]
     assert run.state == "succeeded", run.message
     files = {
@@ -304,8 +304,7 @@ def test_a_funing_resident_whose_tinghu_employer_stopped_paying(app, login):
     assert "停保须由参保地的经办机构登记" in reason
     upload(client, household_workbook())  # the register after the lists
     run_jobs(app)
-    client.post("/comparisons/", data={"region": "320923000000"})
-    run_jobs(app)
+    run_comparison(client, app, force="y")  # few insured: the guard is overridden
     files = {
         fetch(app, select(Person.id_number).where(Person.id == f.person_id))[0]: f.file_type
         for f in fetch(app, select(PersonFile))
@@ -337,8 +336,7 @@ def test_the_demo_samples_of_residents_and_lapses_import_and_compare(app, login,
         ("resident", 10, 50, 0, 3),  # 10 registered elsewhere; 50 of the register marked
         ("lapsed", 2, 23, 0, 3),  # 1 not on file, 1 employed in Tinghu; 23 employees suspended
     ]
-    client.post("/comparisons/", data={"region": "320923000000"})
-    run_jobs(app)
+    run_comparison(client, app)
     run = fetch(app, select(ComparisonRun))[0]
     # Insured: 170 of the register (10 of them outside Funing) and 2 of the residents registered
     # elsewhere, less the 23 employees who stopped. Files: 30 of the register, 8 residents,
