@@ -177,9 +177,10 @@ def test_the_command_line_runs_a_comparison_as_a_user(app):
     from tests.helpers import account, database, fetch
 
     with database(app):
-        person(A)
+        person(A)  # nobody insured: the guard refuses unless confirmed (test_comparison_guard)
     result = app.test_cli_runner().invoke(
         args=["compare", "--region", "320923000000", "--as", "fn_staff", "--year", str(YEAR)]
+        + ["--force"]
     )
     assert result.exit_code == 0, result.output
     assert "新建未参保档案 1" in result.output

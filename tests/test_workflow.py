@@ -42,6 +42,10 @@ WHO = {
     "approve_close": ASSIGNERS,
     "return_close": ASSIGNERS,
     "confirm_enrolled": COMPARERS,
+    "open": COMPARERS,
+    "reopen": COMPARERS,
+    "carry_over": COMPARERS,
+    "return_declined": COMPARERS,
 }
 EXPECTED_TARGET = {
     "assign": "assigned",
@@ -53,7 +57,12 @@ EXPECTED_TARGET = {
     "approve_close": "exempt",
     "return_close": "following",
     "confirm_enrolled": "enrolled",
+    "open": "unassigned",
+    "reopen": "unassigned",  # "assigned" when the file has an assignee
+    "return_declined": "unassigned",  # likewise
 }
+# The comparison's rows that send a file back to its worker when it has one.
+EXPECTED_IF_ASSIGNED = {"reopen": "assigned", "return_declined": "assigned"}
 ALLOWED_FROM = {
     "assign": {"unassigned"},
     "reassign": {"assigned", "following", "pending_confirmation", "pending_review", "declined"},
@@ -72,6 +81,16 @@ ALLOWED_FROM = {
         "pending_review",
         "declined",
     },
+    "open": {None},  # no file for the year (transitions.NO_FILE)
+    "reopen": {"enrolled"},
+    "carry_over": {
+        "unassigned",
+        "assigned",
+        "following",
+        "pending_confirmation",
+        "pending_review",
+    },
+    "return_declined": {"declined"},
 }
 STATES = [code for code, _ in FILE_STATES]
 ROLES = sorted(ACTOR)
@@ -82,6 +101,8 @@ def test_the_table_is_the_one_written_here():
     for t in TRANSITIONS:
         assert set(t.sources) == ALLOWED_FROM[t.action], t.action
         assert t.target == EXPECTED_TARGET.get(t.action), t.action
+        assert t.target_if_assigned == EXPECTED_IF_ASSIGNED.get(t.action), t.action
+        assert t.by_comparison == (t.permission == "comparison.run"), t.action
 
 
 @pytest.fixture
@@ -112,7 +133,9 @@ def test_every_role_in_every_state(app, file_of, action):
                 assert transitions.may(actor, file, action) is allowed, (role, state, action)
                 if allowed:
                     transitions.perform(actor, file, action, cause="test")
-                    expected = EXPECTED_TARGET.get(action, state)
+                    expected = EXPECTED_IF_ASSIGNED.get(action) or EXPECTED_TARGET.get(
+                        action, state
+                    )
                     assert file.state == expected
                     entry = db.session.scalars(
                         select(PersonChange).where(PersonChange.cause == "test")

@@ -1,9 +1,27 @@
-"""The comparison (比对), set-based: who in the household register has no normal enrollment in
-the insurance year gets an uninsured file; whose open file now has one gets it closed as enrolled;
-an employee whose contributions stopped more than 3 months ago is (re)opened as lapsed.
+"""The comparison (比对) of one region for one insurance year, set-based.
+
+Who must be insured (应参保人员): the persons of the region on the household register or the
+resident list, less those an approved closure excluded (deceased, settled abroad, covered by
+another scheme: person.excluded_reason). Who is insured for year N: a person holding a normal
+enrollment record whose period overlaps N's coverage period (the calendar year N) and that
+applies to them (no voucher, or vouched by a region holding the person: 异地参保).
+
+What happens to the files, every step a row of the workflow table (workflow/transitions.py,
+by_comparison): an uninsured person without a file for N gets one (`open`) — unless excluded, or
+an employee in the 3-month grace after their contributions stopped; an insured person's open file
+is closed as enrolled (`confirm_enrolled`); a file the comparison closed reopens when the coverage
+lapses (`reopen`). A person with no file for N whose latest file of an earlier year is still open
+gets that file carried into N (`carry_over`: state, assignee and history kept, carried_from_year
+set) and a declined one comes back for the new collection period (`return_declined`: to the
+worker who held it, else the pool); the file is moved, never copied ((person_id, year) is unique),
+and an insured person's carried file is then closed as enrolled. Closed files of earlier years
+stay in their year; a person uninsured again gets a new file for N. A person who already has a
+file of a later year than N is left to that year's comparisons.
 
 Every run records per person what changed and why (person_change, cause "comparison", batch_id =
-the run) and is idempotent: a second run over unchanged lists changes nothing.
+the run) and is idempotent: a second run over unchanged lists changes nothing. Before it changes
+anything the job checks the figures (comparisons/guard.py) and refuses a run that looks like the
+lists' fault unless the user confirmed it.
 """
 
 from datetime import date
@@ -13,17 +31,23 @@ from sqlalchemy import Date, DateTime, bindparam, select, text
 
 from permissions import can, scope_for
 from portal.audit import operations as audit
+from portal.comparisons import guard as guards
 from portal.comparisons.models import ComparisonRun
 from portal.database import raise_work_mem, restore_work_mem
 from portal.extensions import db
 from portal.jobs import queue
-from portal.persons.codes import OPEN_FILE_STATES
 from portal.persons.government_paid import is_government_paid
+from portal.persons.moves import follow_persons
+from portal.regions import codes as region_codes
 from portal.regions.models import Region
 from portal.timeutil import utcnow
+from portal.workflow.transitions import BY_ACTION, NO_FILE, sources
+from portal.years.selection import current_year
 
 LAPSE_MONTHS = 3
 WORK = "comparison_work"
+# The length of a township's prefix (PPCCDDTTT): the coverage per township groups by it.
+TOWNSHIP_PREFIX = region_codes.PREFIX_LENGTH[4]
 
 
 class ComparisonRefused(Exception):
@@ -42,17 +66,31 @@ def months_before(day: date, months: int) -> date:
     raise ValueError(day)
 
 
-def start_comparison(actor, region: Region, year: int | None = None) -> ComparisonRun:
-    """Queue a comparison of one region (no commit)."""
+def start_comparison(
+    actor, region: Region, year: int | None = None, *, force: bool = False, confirms=None
+) -> ComparisonRun:
+    """Queue a comparison of one region (no commit). `year` defaults to the insurance year whose
+    collection period is open; `force` runs it over the guard's findings (the user confirmed,
+    `confirms` being the refused run they confirmed from the page)."""
     if region is None or not can(actor, "comparison.run", region.code):
         raise ComparisonRefused("您无权对该区划运行比对。")
     run = ComparisonRun(
-        region_code=region.code, year=year or date.today().year, user_id=actor.id, state="queued"
+        region_code=region.code,
+        year=year or current_year(),
+        user_id=actor.id,
+        state="queued",
+        forced=force,
     )
     db.session.add(run)
     db.session.flush()
     job = queue.enqueue("comparison", {"run_id": run.id}, region_code=region.code, user=actor)
     run.job_id = job.id
+    detail = {"year": run.year}
+    if force:
+        detail["forced"] = True
+        if confirms is not None:
+            detail["confirms_run"] = confirms.id
+            detail["checks"] = [c["code"] for c in confirms.checks or []]
     audit.record(
         "comparison.run",
         actor=actor,
@@ -60,7 +98,7 @@ def start_comparison(actor, region: Region, year: int | None = None) -> Comparis
         target_id=run.id,
         target_label=region.name,
         region_code=region.code,
-        detail={"year": run.year},
+        detail=detail,
     )
     return run
 
@@ -79,6 +117,26 @@ def get_run_or_404(run_id: int, actor) -> ComparisonRun:
     if run is None:
         abort(404)
     return run
+
+
+def coverage_of(run: ComparisonRun) -> float | None:
+    """Insured ÷ must-insure (the base persons less the excluded) of a run."""
+    return guards.coverage(run.insured, run.persons - run.excluded)
+
+
+def previous_run(run: ComparisonRun) -> ComparisonRun | None:
+    """The region's last successful run for the same year before `run`."""
+    return db.session.scalar(
+        select(ComparisonRun)
+        .where(
+            ComparisonRun.region_code == run.region_code,
+            ComparisonRun.year == run.year,
+            ComparisonRun.state == "succeeded",
+            ComparisonRun.id < run.id,
+        )
+        .order_by(ComparisonRun.id.desc())
+        .limit(1)
+    )
 
 
 def _run_failed(job, message):
@@ -100,32 +158,197 @@ def _sql(statement: str):
     return text(statement).bindparams(*typed)
 
 
+RESULT_FIELDS = (
+    "persons",
+    "excluded",
+    "insured",
+    "opened",
+    "closed",
+    "reopened",
+    "carried",
+    "returned",
+    "mismatched",
+    "moved",
+)
+
+
 @queue.job_kind("comparison", on_failure=_run_failed)
 def run_comparison(job, progress) -> str:
-    """The job: five set-based statements in one transaction."""
+    """The job: the guard, then set-based statements, all in one transaction."""
     run = db.session.get(ComparisonRun, job.payload["run_id"])
     region = db.session.get(Region, run.region_code)
-    result = compare(region, run.year, run_id=run.id, user_id=run.user_id, today=date.today())
-    run.persons, run.insured = result["persons"], result["insured"]
-    run.opened, run.closed, run.reopened = result["opened"], result["closed"], result["reopened"]
-    run.mismatched = result["mismatched"]
-    run.state, run.finished_at = "succeeded", utcnow()
-    run.message = (
-        f"比对 {run.persons} 人（已参保 {run.insured}）：新建未参保档案 {run.opened}，"
-        f"因参保关闭 {run.closed}，重新打开 {run.reopened}。"
+    previous = previous_run(run)
+    guard = guards.Guard(
+        forced=run.forced,
+        previous_run_id=previous.id if previous else None,
+        previous_coverage=coverage_of(previous) if previous else None,
     )
+    result = compare(
+        region, run.year, run_id=run.id, user_id=run.user_id, today=date.today(), guard=guard
+    )
+    for name in RESULT_FIELDS:
+        setattr(run, name, result[name])
+    run.checks, run.townships, run.finished_at = result["checks"], result["townships"], utcnow()
+    must = run.persons - run.excluded
+    rate = guards.percent(coverage_of(run))
+    if result["refused"]:
+        run.state = "refused"
+        run.message = (
+            f"比对未运行：发现 {len(run.checks)} 项异常（应参保 {must} 人，参保 {run.insured} 人，"
+            f"参保率 {rate}），数据未作任何修改。请核实名单；确认无误后可确认并重新运行。"
+        )
+    else:
+        run.state = "succeeded"
+        run.message = (
+            f"比对 {run.persons} 人（排除 {run.excluded}，应参保 {must}，已参保 {run.insured}，"
+            f"参保率 {rate}）：新建未参保档案 {run.opened}，因参保关闭 {run.closed}，"
+            f"重新打开 {run.reopened}，结转上年度 {run.carried}，拒保人员重新走访 {run.returned}。"
+        )
+        if run.forced and run.checks:
+            run.message = "（已确认异常后运行）" + run.message
     progress(1, 1, run.message, force=True)
     return run.message
 
 
+# --- SQL from the workflow table --------------------------------------------------------------
+
+
+def _quoted(states) -> str:
+    return ", ".join(f"'{s}'" for s in sorted(states))
+
+
+def in_sources(action: str, state: str) -> str:
+    """SQL: `state` (a file's state, NULL for no file) is a source of the workflow `action`."""
+    allowed = sources(action)
+    terms = []
+    if allowed - {NO_FILE}:
+        terms.append(f"{state} IN ({_quoted(allowed - {NO_FILE})})")
+    if NO_FILE in allowed:
+        terms.append(f"{state} IS NULL")
+    return "(" + " OR ".join(terms) + ")" if terms else "(1 = 0)"
+
+
+def target_of(action: str, assignee: str, state: str) -> str:
+    """SQL: the state the workflow `action` leads to, for a file with `assignee` in `state`."""
+    transition = BY_ACTION[action]
+    if transition.target is None:
+        return state
+    if transition.target_if_assigned is None:
+        return f"'{transition.target}'"
+    return (
+        f"CASE WHEN {assignee} IS NULL THEN '{transition.target}' "
+        f"ELSE '{transition.target_if_assigned}' END"
+    )
+
+
+# The comparison's transitions: carrying an earlier year's file in, then one state change.
+CARRYING = ("carry_over", "return_declined")
+CHANGING = ("open", "confirm_enrolled", "reopen")
+
+
+def _work_table(gov: str, local_date_of_exclusion: str) -> str:
+    """The work table: one row per person of the region with what the run does to them.
+
+    Built in layers (each a derived table over the one before; the databases flatten them):
+    - the person, the records that apply to them, their file of the year, and the latest file
+      of an earlier year (unless they have a file of a later year: `ahead`);
+    - `carry`: the transition that brings the earlier file into the year, if any;
+    - the file the run acts on (this year's, or the carried one) and its state after carrying;
+    - `action`: the state change of the year (open, confirm_enrolled, reopen) or none.
+    """
+    base = (
+        "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
+        "p.insured_scheme AS old_scheme, p.insured_region_code AS old_region, "
+        "p.excluded_reason AS old_excluded, e.scheme, e.insured_region, "
+        "COALESCE(e.covered, 0) AS covered, COALESCE(e.grace, 0) AS grace, "
+        "CASE WHEN e.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
+        "COALESCE(e.mismatched, 0) AS mismatched, "
+        # Excluded, unless a normal record began after the exclusion: alive and insured after all.
+        "CASE WHEN p.excluded_reason IS NOT NULL AND COALESCE(e.resumed, 0) = 0 THEN 1 ELSE 0 "
+        "END AS excluded, "
+        "CASE WHEN p.excluded_reason IS NOT NULL AND e.resumed = 1 THEN 1 ELSE 0 END AS resumed, "
+        f"{gov} AS government_paid, "
+        "f.id AS this_id, f.state AS this_state, f.close_cause AS this_cause, "
+        "f.assignee_id AS this_assignee, "
+        "pf.id AS earlier_id, pf.year AS earlier_year, pf.state AS earlier_state, "
+        "pf.assignee_id AS earlier_assignee, "
+        "CASE WHEN other.year > :year THEN 1 ELSE 0 END AS ahead "
+        f"FROM person p LEFT JOIN ({_records_of_persons(local_date_of_exclusion)}) e "
+        "ON e.person_id = p.id "
+        "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
+        "LEFT JOIN (SELECT person_id, MAX(year) AS year FROM person_file WHERE year <> :year "
+        "GROUP BY person_id) other ON other.person_id = p.id "
+        "LEFT JOIN person_file pf ON pf.person_id = p.id AND pf.year = other.year "
+        "AND other.year < :year "
+        f"WHERE {_population('p')}"
+    )
+    carry = " ".join(
+        f"WHEN {in_sources(action, 'b.earlier_state')} THEN '{action}'" for action in CARRYING
+    )
+    carrying = (
+        "SELECT b.*, CASE WHEN b.this_id IS NULL AND b.earlier_id IS NOT NULL AND b.ahead = 0 "
+        f"AND b.excluded = 0 THEN CASE {carry} END END AS carry FROM ({base}) b"
+    )
+    carried_state = " ".join(
+        f"WHEN '{action}' THEN {target_of(action, 'c.earlier_assignee', 'c.earlier_state')}"
+        for action in CARRYING
+    )
+    acting = (
+        "SELECT c.*, "
+        "CASE WHEN c.this_id IS NOT NULL THEN c.this_id "
+        "WHEN c.carry IS NOT NULL THEN c.earlier_id END AS file_id, "
+        "CASE WHEN c.this_id IS NOT NULL THEN c.this_state "
+        "WHEN c.carry IS NOT NULL THEN c.earlier_state END AS file_state, "
+        "CASE WHEN c.this_id IS NOT NULL THEN c.this_assignee "
+        "WHEN c.carry IS NOT NULL THEN c.earlier_assignee END AS file_assignee, "
+        "CASE WHEN c.carry IS NOT NULL THEN c.earlier_year END AS from_year, "
+        f"CASE c.carry {carried_state} END AS carried_state "
+        f"FROM ({carrying}) c"
+    )
+    # The state the file is in once carried (or this year's file's state; NULL: no file).
+    state = "COALESCE(d.this_state, d.carried_state)"
+    uninsured = "d.covered = 0 AND d.grace = 0 AND d.excluded = 0"
+    action = (
+        "CASE "
+        f"WHEN d.covered = 1 AND {in_sources('confirm_enrolled', state)} THEN 'confirm_enrolled' "
+        f"WHEN {uninsured} AND d.ahead = 0 AND d.carry IS NULL "
+        f"AND {in_sources('open', 'd.this_state')} THEN 'open' "
+        f"WHEN {uninsured} AND d.this_cause = 'comparison' "
+        f"AND {in_sources('reopen', 'd.this_state')} THEN 'reopen' "
+        "END"
+    )
+    deciding = (
+        f"SELECT d.*, {action} AS action, "
+        "CASE WHEN d.covered = 1 THEN 'insured' ELSE 'uninsured' END AS new_status "
+        f"FROM ({acting}) d"
+    )
+    # The file's state after the run (NULL: no file, or not changed and not carried).
+    changes = " ".join(
+        f"WHEN '{a}' THEN {target_of(a, 'x.file_assignee', 'x.file_state')}" for a in CHANGING
+    )
+    return (
+        f"SELECT x.*, CASE x.action {changes} ELSE x.carried_state END AS new_state "
+        f"FROM ({deciding}) x"
+    )
+
+
 def compare(
-    region: Region, year: int, *, run_id: int, user_id: int | None, today: date
-) -> dict[str, int]:
+    region: Region,
+    year: int,
+    *,
+    run_id: int,
+    user_id: int | None,
+    today: date,
+    guard: guards.Guard | None = None,
+) -> dict:
     """Compare the register of one region with the enrollment records (no commit).
 
     One pass builds a work table (one row per person of the region: covered this year or not,
-    lapsed or in the 3-month grace, the current file and what happens to it); the history, the
-    person update, the file updates and the new files are then each one statement over it.
+    excluded, lapsed or in the 3-month grace, the file and what happens to it); the figures per
+    township come from it with one grouped query. With a `guard`, its findings are checked
+    there: a refused run (result["refused"]) drops the work table and changes nothing. Otherwise
+    the history, the person update, the file updates (carry, confirm, reopen), the new files and
+    the moves are each one statement over the work table.
     """
     connection = db.session.connection()
     postgres = connection.dialect.name == "postgresql"
@@ -146,115 +369,172 @@ def compare(
     def execute(statement: str) -> int:
         return connection.execute(_sql(statement), params).rowcount
 
-    open_states = ", ".join(f"'{s}'" for s in OPEN_FILE_STATES)
+    # The local (China) date of an exclusion: a record that begins after it clears it.
+    if postgres:
+        exclusion_day = "CAST(p2.excluded_at + INTERVAL '8 hours' AS DATE)"
+    else:
+        exclusion_day = "DATE(p2.excluded_at, '+8 hours')"
     work_mem = raise_work_mem(connection)  # hash joins of a million rows
     execute(f"DROP TABLE IF EXISTS {WORK}")
     execute(
-        f"CREATE TEMPORARY TABLE {WORK} AS "
-        "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
-        "p.insured_scheme AS old_scheme, p.insured_region_code AS old_region, e.scheme, "
-        "e.insured_region, "
-        "CASE WHEN e.covered = 1 THEN 'insured' ELSE 'uninsured' END AS new_status, "
-        "CASE WHEN e.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
-        "COALESCE(e.mismatched, 0) AS mismatched, "
-        f"f.id AS file_id, f.state AS file_state, {is_government_paid('p')} AS government_paid, "
-        "CASE "
-        f"WHEN e.covered = 1 AND f.state IN ({open_states}) THEN 'close' "
-        "WHEN COALESCE(e.covered, 0) = 0 AND COALESCE(e.grace, 0) = 0 AND f.id IS NULL "
-        "THEN 'open' "
-        "WHEN COALESCE(e.covered, 0) = 0 AND COALESCE(e.grace, 0) = 0 AND f.state = 'enrolled' "
-        "AND f.close_cause = 'comparison' THEN 'reopen' END AS action "
-        f"FROM person p LEFT JOIN ({_records_of_persons()}) e ON e.person_id = p.id "
-        "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
-        f"WHERE {_population('p')}"
+        f"CREATE TEMPORARY TABLE {WORK} AS {_work_table(is_government_paid('p'), exclusion_day)}"
     )
     if postgres:
         execute(f"ANALYZE {WORK}")  # a temporary table has no statistics until analyzed
+    townships, totals = township_figures(connection, params)
+    result = {name: totals.get(name, 0) for name in RESULT_FIELDS}
+    result |= {"townships": townships, "checks": None, "refused": False, "resumed": 0}
+    if guard is not None:
+        result["checks"] = guards.findings(year, totals, townships, guard)
+        if result["checks"] and not guard.forced:
+            execute(f"DROP TABLE {WORK}")
+            restore_work_mem(connection, work_mem)
+            result["refused"] = True
+            return result
+    _apply(execute, postgres)
+    result["resumed"] = totals["resumed"]
+    execute(f"DROP TABLE {WORK}")
+    # Open files whose person lives elsewhere now follow them (persons/moves.py).
+    result["moved"] = follow_persons(
+        connection,
+        cause="comparison",
+        batch_id=run_id,
+        user_id=user_id,
+        region_prefix=region.prefix,
+    )
+    restore_work_mem(connection, work_mem)
+    return result
+
+
+def _apply(execute, postgres: bool) -> None:
+    """The writes, each one statement over the work table."""
     distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
     status_changed = f"w.old_status {distinct} w.new_status"
-    new_file_state = (
-        "CASE w.action WHEN 'close' THEN 'enrolled' WHEN 'open' THEN 'unassigned' "
-        "WHEN 'reopen' THEN 'reopened' END"
+    state_changed = f"w.new_state IS NOT NULL AND w.new_state {distinct} w.file_state"
+    array, strip = (
+        ("jsonb_build_array", "jsonb_strip_nulls(jsonb_build_object(")
+        if postgres
+        else ("json_array", "json_patch('{}', json_object(")
     )
-    if postgres:
-        changes = (
-            "jsonb_strip_nulls(jsonb_build_object("
-            f"'insured_status', CASE WHEN {status_changed} "
-            "THEN jsonb_build_array(w.old_status, w.new_status) END, "
-            "'file_state', CASE WHEN w.action IS NOT NULL "
-            f"THEN jsonb_build_array(w.file_state, {new_file_state}) END))"
-        )
-    else:
-        changes = (
-            "json_patch('{}', json_object("
-            f"'insured_status', CASE WHEN {status_changed} "
-            "THEN json_array(w.old_status, w.new_status) END, "
-            "'file_state', CASE WHEN w.action IS NOT NULL "
-            f"THEN json_array(w.file_state, {new_file_state}) END))"
-        )
-    counts = connection.execute(
-        _sql(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE new_status = 'insured'), "
-            "COUNT(*) FILTER (WHERE action = 'open'), COUNT(*) FILTER (WHERE action = 'close'), "
-            f"COUNT(*) FILTER (WHERE action = 'reopen'), "
-            f"COUNT(*) FILTER (WHERE mismatched = 1) FROM {WORK}"
-        ),
-        params,
-    ).one()
-    # A person's first comparison that opens a file (insured status still unknown, as after the
-    # import) writes no history row: all of them would be alike, and a first comparison of a
-    # city opens a million files. The file keeps the run (opened_by_run_id) and the history
-    # shows the change from there (persons/queries.history_of).
+    changes = (
+        f"{strip}"
+        f"'insured_status', CASE WHEN {status_changed} "
+        f"THEN {array}(w.old_status, w.new_status) END, "
+        f"'file_state', CASE WHEN {state_changed} THEN {array}(w.file_state, w.new_state) END, "
+        f"'year', CASE WHEN w.carry IS NOT NULL "
+        f"THEN {array}(w.from_year, CAST(:year AS INTEGER)) END, "
+        f"'excluded_reason', CASE WHEN w.resumed = 1 "
+        f"THEN {array}(w.old_excluded, CAST(NULL AS VARCHAR(16))) END))"
+    )
+    # A person's first comparison (insured status still unknown, as after the import) that
+    # only judges them, or opens their file, writes no history row: all of them would be alike,
+    # and a first comparison of a city judges a million persons. A file it opens keeps the run
+    # (opened_by_run_id) and the history shows the change from there (persons/queries.history_of).
     first_opening = "w.action = 'open' AND w.old_status = 'unknown'"
+    first_judgment = (
+        "w.old_status = 'unknown' AND COALESCE(w.action, 'open') = 'open' "
+        "AND w.carry IS NULL AND w.resumed = 0"
+    )
     execute(
         "INSERT INTO person_change (person_id, region_code, at, user_id, cause, batch_id, "
         f"changes) SELECT w.person_id, w.region_code, :now, :user, 'comparison', :run, {changes} "
-        f"FROM {WORK} w WHERE ({status_changed} OR w.action IS NOT NULL) "
-        f"AND NOT ({first_opening})"
+        f"FROM {WORK} w WHERE ({status_changed} OR ({state_changed}) OR w.carry IS NOT NULL "
+        f"OR w.resumed = 1) AND NOT ({first_judgment})"
     )
     execute(
         "UPDATE person SET insured_status = w.new_status, insured_scheme = w.scheme, "
-        "insured_region_code = w.insured_region, version = person.version + 1, "
-        f"updated_at = :now FROM {WORK} w WHERE person.id = w.person_id AND "
-        f"(w.old_status {distinct} w.new_status OR w.old_scheme {distinct} w.scheme "
-        f"OR w.old_region {distinct} w.insured_region)"
+        "insured_region_code = w.insured_region, "
+        "excluded_reason = CASE WHEN w.resumed = 1 THEN NULL ELSE person.excluded_reason END, "
+        "excluded_at = CASE WHEN w.resumed = 1 THEN NULL ELSE person.excluded_at END, "
+        f"version = person.version + 1, updated_at = :now FROM {WORK} w "
+        f"WHERE person.id = w.person_id AND (w.old_status {distinct} w.new_status "
+        f"OR w.old_scheme {distinct} w.scheme OR w.old_region {distinct} w.insured_region "
+        "OR w.resumed = 1)"
+    )
+    # Carried in: the year changes, the state as the row says (kept, or back to work).
+    carried_from = " OR ".join(
+        f"(w.carry = '{a}' AND {in_sources(a, 'person_file.state')})" for a in CARRYING
     )
     execute(
-        "UPDATE person_file SET state = 'enrolled', closed_at = :now, close_cause = 'comparison', "
-        "closed_by_run_id = :run, credited_user_id = COALESCE(last_visitor_id, assignee_id), "
+        "UPDATE person_file SET year = :year, "
+        "carried_from_year = COALESCE(person_file.carried_from_year, person_file.year), "
+        f"state = w.carried_state, version = person_file.version + 1 FROM {WORK} w "
+        f"WHERE person_file.id = w.file_id AND ({carried_from})"
+    )
+    confirm = BY_ACTION["confirm_enrolled"]
+    execute(
+        f"UPDATE person_file SET state = '{confirm.target}', closed_at = :now, "
+        "close_cause = 'comparison', closed_by_run_id = :run, "
+        "credited_user_id = COALESCE(last_visitor_id, assignee_id), "
         f"version = person_file.version + 1 FROM {WORK} w "
-        "WHERE person_file.id = w.file_id AND w.action = 'close'"
+        "WHERE person_file.id = w.file_id AND w.action = 'confirm_enrolled' "
+        f"AND {in_sources('confirm_enrolled', 'person_file.state')}"
     )
     execute(
-        "UPDATE person_file SET state = CASE WHEN assignee_id IS NULL THEN 'unassigned' "
-        "ELSE 'assigned' END, closed_at = NULL, close_cause = NULL, closed_by_run_id = NULL, "
+        f"UPDATE person_file SET state = {target_of('reopen', 'assignee_id', 'state')}, "
+        "closed_at = NULL, close_cause = NULL, closed_by_run_id = NULL, "
         "file_type = CASE WHEN w.file_type = 'lapsed' THEN 'lapsed' ELSE person_file.file_type "
         f"END, version = person_file.version + 1 FROM {WORK} w "
-        "WHERE person_file.id = w.file_id AND w.action = 'reopen'"
+        "WHERE person_file.id = w.file_id AND w.action = 'reopen' "
+        f"AND {in_sources('reopen', 'person_file.state')}"
     )
     execute(
         "INSERT INTO person_file (person_id, region_code, year, file_number, file_type, "
         "government_paid, filing_flag, state, opened_at, opened_by_run_id, version) "
         "SELECT w.person_id, w.region_code, :year, "
         f"{_concat(':prefix', 'w.region_code', chr(39) + '-' + chr(39), _as_text('w.person_id'))}"
-        f", w.file_type, w.government_paid, TRUE, 'unassigned', :now, "
+        f", w.file_type, w.government_paid, TRUE, {target_of('open', 'NULL', 'NULL')}, :now, "
         f"CASE WHEN {first_opening} THEN :run END, 1 FROM {WORK} w "
         "WHERE w.action = 'open' "
         # In the order of the file number (and of the region index): each index is filled
         # near its end instead of at a million random places (16 s instead of 24 s).
         "ORDER BY w.region_code, w.person_id"
     )
-    execute(f"DROP TABLE {WORK}")
-    restore_work_mem(connection, work_mem)
-    persons, insured, opened, closed, reopened, mismatched = (int(c or 0) for c in counts)
-    return {
-        "persons": persons,
-        "insured": insured,
-        "opened": opened,
-        "closed": closed,
-        "reopened": reopened,
-        "mismatched": mismatched,
-    }
+
+
+def township_figures(connection, params: dict) -> tuple[list[dict], dict]:
+    """Per township of the work table (one grouped query): persons, excluded, insured (of those
+    who must be), what the run opens; and the totals of the region, with the other counts."""
+    township = f"SUBSTR(region_code, 1, {TOWNSHIP_PREFIX})"
+    insured = "covered = 1 AND excluded = 0"
+    rows = connection.execute(
+        _sql(
+            f"SELECT {township} AS township, COUNT(*), SUM(excluded), "
+            f"SUM(CASE WHEN {insured} THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN action = 'open' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN action = 'confirm_enrolled' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN action = 'reopen' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN carry = 'carry_over' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN carry = 'return_declined' THEN 1 ELSE 0 END), "
+            "SUM(mismatched), SUM(resumed) "
+            f"FROM {WORK} GROUP BY {township} ORDER BY {township}"
+        ),
+        params,
+    ).all()
+    codes = [region_codes.pad(row[0]) for row in rows]
+    names = dict(
+        db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
+    )
+    names_of = ("persons", "excluded", "insured", "opened", "closed", "reopened", "carried")
+    names_of += ("returned", "mismatched", "resumed")
+    totals = dict.fromkeys(names_of, 0)
+    townships = []
+    for code, row in zip(codes, rows, strict=True):
+        figures = dict(zip(names_of, (int(value or 0) for value in row[1:]), strict=True))
+        for name, value in figures.items():
+            totals[name] += value
+        townships.append(
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "persons": figures["persons"],
+                "excluded": figures["excluded"],
+                "insured": figures["insured"],
+                "opened": figures["opened"],
+            }
+        )
+    totals["must_insure"] = totals["persons"] - totals["excluded"]
+    return townships, totals
 
 
 # --- which records count for whom -------------------------------------------------------------
@@ -293,11 +573,12 @@ def _normalized_name(column: str) -> str:
     return expression
 
 
-def _records_of_persons() -> str:
+def _records_of_persons(exclusion_day: str) -> str:
     """One row per person of the region holding a record that applies to them: covered this
     year, its scheme and insured place (one in the person's own county first), lapsed or in the
-    3-month grace (an employee whose contributions stopped), and whether a record names the
-    person otherwise than the register (身份信息不一致)."""
+    3-month grace (an employee whose contributions stopped), whether a record names the person
+    otherwise than the register (身份信息不一致), and whether a normal record began after the
+    day the person was excluded (`exclusion_day`, SQL: the local date of p2.excluded_at)."""
     counting = f"CASE WHEN {COUNTING} THEN"
     stopped = "e.scheme = 'employee' AND e.status <> 'normal' AND e.end_date"
     own_county = "SUBSTR(e.region_code, 1, 6) = SUBSTR(p2.region_code, 1, 6)"
@@ -310,7 +591,9 @@ def _records_of_persons() -> str:
         f"MAX(CASE WHEN {stopped} < :cutoff THEN 1 ELSE 0 END) AS lapsed, "
         f"MAX(CASE WHEN {stopped} >= :cutoff THEN 1 ELSE 0 END) AS grace, "
         "MAX(CASE WHEN e.name <> '' AND e.name <> p2.name "
-        f"AND e.name <> {_normalized_name('p2.name')} THEN 1 ELSE 0 END) AS mismatched "
+        f"AND e.name <> {_normalized_name('p2.name')} THEN 1 ELSE 0 END) AS mismatched, "
+        "MAX(CASE WHEN e.status = 'normal' AND p2.excluded_at IS NOT NULL "
+        f"AND e.start_date > {exclusion_day} THEN 1 ELSE 0 END) AS resumed "
         "FROM person p2 JOIN enrollment e ON e.id_number = p2.id_number "
         f"WHERE {_population('p2')} AND {APPLIES} GROUP BY p2.id"
     )

@@ -1,5 +1,11 @@
 """The supervisor's review of a proposed closure: approve (the file is closed as exempt) or
-send it back to the worker with a comment. Every decision goes into the file's history."""
+send it back to the worker with a comment. Every decision goes into the file's history.
+
+An approved closure for a reason that takes the person out of the population that must be
+insured (persons/codes.EXCLUSION_REASONS: deceased, settled abroad, another scheme) marks the
+person excluded in the same transaction: no comparison opens a file for them again, and they
+leave the coverage denominator, until a later insured record shows otherwise
+(comparisons/operations.py clears the mark)."""
 
 from flask import abort
 from sqlalchemy import select
@@ -7,7 +13,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from permissions import scope_for
 from portal.extensions import db
-from portal.persons.models import PersonFile
+from portal.persons.codes import EXCLUSION_REASON_LABELS
+from portal.persons.models import Person, PersonFile
 from portal.timeutil import utcnow
 from portal.visits.models import Visit
 from portal.workflow import transitions
@@ -51,10 +58,14 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     changes = {"review": [None, review_state]}
     if comment:
         changes["review_comment"] = [None, comment[:500]]
+    person = None
     if action == "approve_close":
         file.closed_at, file.close_cause = utcnow(), "review"
         if visit.reason_code:
             file.reason_code = visit.reason_code
+        if visit.reason_code in EXCLUSION_REASON_LABELS:
+            person = db.session.get(Person, file.person_id)
+            changes["excluded_reason"] = [person.excluded_reason, visit.reason_code]
     try:
         with db.session.begin_nested():
             transitions.perform(
@@ -63,6 +74,8 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
             visit.review_state = review_state
             visit.reviewer_id, visit.reviewed_at = actor.id, utcnow()
             visit.review_comment = comment[:500] or None
+            if person is not None:
+                person.excluded_reason, person.excluded_at = visit.reason_code, utcnow()
             # UPDATE … WHERE version = <read>: a change committed meanwhile matches nothing.
             db.session.flush()
     except StaleDataError:

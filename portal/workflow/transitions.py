@@ -2,9 +2,14 @@
 
 States are in portal/persons/codes.py. Views and services never set `PersonFile.state` on their
 own: one file moves through `perform`, and set-based work (bulk assignment, the comparison) takes
-its source states from `sources(action)`, so this table is the only place that says what may
-happen to a file. Who may act is a permissions/ action checked for the file's region; a grid
-worker's grants hold it only for files assigned to them.
+its source states from `sources(action)` and its target from the row (`target_for`), so this
+table is the only place that says what may happen to a file. The comparison's rows
+(by_comparison) open a file where there is none (the source NO_FILE), confirm enrollment, reopen
+a file the comparison closed when the coverage lapses, carry an open file of an earlier year into
+the year compared and bring a declined one back for the new collection period.
+
+Who may act is a permissions/ action checked for the file's region; a grid worker's grants hold
+it only for files assigned to them.
 """
 
 from dataclasses import dataclass
@@ -14,15 +19,26 @@ from portal.extensions import db
 from portal.persons.codes import FILE_STATE_LABELS, OPEN_FILE_STATES
 from portal.persons.models import PersonChange, PersonFile
 
+# The source "state" of opening a file: the person has no file for the year.
+NO_FILE = None
+
 
 @dataclass(frozen=True)
 class Transition:
     action: str
     label: str
-    sources: frozenset[str]
-    target: str | None  # None: the state is kept (a reassignment)
+    sources: frozenset[str | None]
+    target: str | None  # None: the state is kept (a reassignment, a carry-over)
     permission: str  # the permissions/ action the actor must hold in the file's region
     by_comparison: bool = False  # made by the comparison job, never from a page
+    # The state instead of `target` when the file has an assignee: a file the comparison
+    # reopens or brings back goes to its worker (待走访), else to the pool (待分配).
+    target_if_assigned: str | None = None
+
+    def target_for(self, assignee_id) -> str | None:
+        if assignee_id is not None and self.target_if_assigned is not None:
+            return self.target_if_assigned
+        return self.target
 
 
 def _states(*codes: str) -> frozenset[str]:
@@ -70,12 +86,49 @@ TRANSITIONS: tuple[Transition, ...] = (
         "return_close", "退回重新走访", _states("pending_review"), "following", "file.review"
     ),
     Transition(
+        "open",
+        "比对新建档案",
+        frozenset({NO_FILE}),
+        "unassigned",
+        "comparison.run",
+        by_comparison=True,
+    ),
+    Transition(
         "confirm_enrolled",
         "比对确认已参保",
         frozenset(OPEN_FILE_STATES),
         "enrolled",
         "comparison.run",
         by_comparison=True,
+    ),
+    # A file the comparison closed as enrolled, whose coverage lapsed within the year.
+    Transition(
+        "reopen",
+        "比对重新打开（参保中断）",
+        _states("enrolled"),
+        "unassigned",
+        "comparison.run",
+        by_comparison=True,
+        target_if_assigned="assigned",
+    ),
+    # An open file of an earlier year, into the year compared: state, assignee and history kept.
+    Transition(
+        "carry_over",
+        "结转至新参保年度",
+        frozenset(OPEN_FILE_STATES) - {"declined"},
+        None,
+        "comparison.run",
+        by_comparison=True,
+    ),
+    # A person who declined comes back in the next collection period.
+    Transition(
+        "return_declined",
+        "新征缴期重新走访（曾拒绝参保）",
+        _states("declined"),
+        "unassigned",
+        "comparison.run",
+        by_comparison=True,
+        target_if_assigned="assigned",
     ),
 )
 BY_ACTION = {t.action: t for t in TRANSITIONS}
@@ -85,7 +138,7 @@ class TransitionRefused(Exception):
     """A transition that is not allowed, with a Chinese message for the user."""
 
 
-def sources(action: str) -> frozenset[str]:
+def sources(action: str) -> frozenset[str | None]:
     return BY_ACTION[action].sources
 
 
@@ -125,7 +178,7 @@ def perform(
     message = refusal(actor, file, action)
     if message:
         raise TransitionRefused(message)
-    target = BY_ACTION[action].target
+    target = BY_ACTION[action].target_for(file.assignee_id)
     recorded = dict(changes or {})
     if target is not None and target != file.state:
         recorded["file_state"] = [file.state, target]
