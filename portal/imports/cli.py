@@ -34,8 +34,10 @@ def import_command(path: Path, kind: str, region_code: str, username: str) -> No
             )
         except ops.ImportRefused as exc:
             raise click.ClickException(str(exc)) from exc
+    # Claimed in the transaction that queues it: no worker or job thread ever sees it queued.
+    claim = queue.claim_here(batch.job_id)
     db.session.commit()
-    batch_id, job_id = batch.id, batch.job_id
+    batch_id = batch.id
     with click.progressbar(length=0, label="导入中", show_pos=True) as bar:
 
         def echo(done, total, message):
@@ -43,11 +45,13 @@ def import_command(path: Path, kind: str, region_code: str, username: str) -> No
                 bar.length = total
             bar.update(done - bar.pos)
 
-        queue.run_one(queue.worker_name(), job_id=job_id, echo=echo)
+        queue.run_claimed(claim, echo=echo)
     batch = db.session.get(ImportBatch, batch_id)
     db.session.refresh(batch)
     click.echo(batch.message or "")
     if batch.error_file:
         click.echo(f"退回的行：{batch.error_file}")
-    if batch.state != "succeeded":
+    if batch.state == "failed":
         raise click.ClickException("导入失败，数据未作任何修改。")
+    if batch.state != "succeeded":
+        raise click.ClickException(f"导入批次 {batch_id} 尚未完成，请在“数据导入”页面查看其结果。")
