@@ -46,6 +46,7 @@ from sqlalchemy import Connection, DateTime, bindparam, text
 
 from permissions.enforcer import get_enforcer
 from permissions.roles import ROLES
+from portal.database import raise_work_mem, restore_work_mem
 from portal.persons.codes import OPEN_FILE_STATES
 from portal.regions.codes import PREFIX_LENGTH, subtree_bounds
 from portal.timeutil import utcnow
@@ -139,6 +140,9 @@ def follow_persons(
     # The plan: each file to move, what it was, what it becomes. On PostgreSQL the files are
     # locked as they are read (a concurrent assignment waits, then sees the moved file).
     lock = " FOR UPDATE OF f" if postgres else ""
+    # A whole region (a comparison) joins every open file to its person: hashed in memory,
+    # 1 M persons take about 0.7 s instead of 1 s here.
+    work_mem = raise_work_mem(connection) if region_prefix is not None else None
     connection.execute(
         text(
             f"INSERT INTO {PLAN} (file_id, person_id, year, from_region, to_region, old_state, "
@@ -155,6 +159,7 @@ def follow_persons(
         ),
         params,
     )
+    restore_work_mem(connection, work_mem)
     moved = connection.execute(text(f"SELECT COUNT(*) FROM {PLAN}")).scalar() or 0
     if moved:
         _apply_plan(connection, postgres, params)
