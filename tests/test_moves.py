@@ -7,7 +7,16 @@ from portal.extensions import db
 from portal.persons import moves
 from portal.persons.models import FileMove, Person, PersonFile
 from portal.visits.models import Visit
-from tests.desk_helpers import WUTAN, XINGFU, XINSHENG, file_of, history_of, user_id
+from tests.desk_helpers import (
+    FUCHENG,
+    WUTAN,
+    WUTAN_STREET,
+    XINGFU,
+    XINSHENG,
+    file_of,
+    history_of,
+    user_id,
+)
 from tests.helpers import database, fetch
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_worker, make_proposal
@@ -83,6 +92,19 @@ def test_a_proposal_moves_to_the_new_townships_review_queue(app, make_proposal):
     assert (file.region_code, file.state, file.assignee_id) == (WUTAN, "pending_review", None)
     (visit,) = fetch(app, select(Visit).where(Visit.id == visit_id))
     assert visit.region_code == WUTAN and visit.review_state == "pending"
+
+
+def test_the_new_supervisor_reviews_the_moved_proposal(app, login, make_proposal):
+    made, _ = make_proposal(XINGFU)
+    _relocate(app, made.person_id, WUTAN)
+    _follow(app, cause="edit", person_id=made.person_id)
+    (person,) = fetch(app, select(Person).where(Person.id == made.person_id))
+    assert person.name in login("wt_supervisor").get(f"/desk/{WUTAN_STREET}/reviews").get_data(
+        as_text=True
+    )
+    assert person.name not in login("fc_supervisor").get(f"/desk/{FUCHENG}/reviews").get_data(
+        as_text=True
+    )
 
 
 def test_closed_and_unmoved_files_stay(app, make_file):

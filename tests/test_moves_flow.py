@@ -121,8 +121,10 @@ def _assert_moved_to_wutan(app, login, file_id, name, cause):
             "file_state": ["assigned", "unassigned"],
         }
     ]
-    # The old worker's phone no longer lists the file.
-    assert name not in task_names(login("fc_grid1"))
+    # The old worker's phone no longer lists the file, nor opens it.
+    old_worker = login("fc_grid1")
+    assert name not in task_names(old_worker)
+    assert old_worker.get(f"/tasks/{file_id}").status_code == 404
     # The new supervisor: in the unassigned pool of the desk, and among the files moved in.
     wutan = login("wt_supervisor")
     desk = wutan.get(f"/desk/{WUTAN_STREET}").get_data(as_text=True)
