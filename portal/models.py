@@ -3,7 +3,7 @@
 from portal.accounts.models import Grant, LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.comparisons.models import ComparisonRun
-from portal.imports.models import ImportBatch
+from portal.imports.models import ColumnMapping, ImportBatch
 from portal.jobs.models import Job
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
@@ -11,6 +11,7 @@ from portal.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
+    "ColumnMapping",
     "ComparisonRun",
     "Enrollment",
     "Grant",

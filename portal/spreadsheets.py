@@ -18,8 +18,15 @@ def neutralize(value):
     return value
 
 
-def _workbook(title: str, headers: list[str], widths: dict[int, int] | None):
-    """A write-only workbook of one sheet with its column widths and a bold header row."""
+def _workbook(
+    title: str,
+    headers: list[str],
+    widths: dict[int, int] | None,
+    text_columns: Iterable[int] = (),
+    wrap_columns: Iterable[int] = (),
+):
+    """A write-only workbook of one sheet with its column widths and styles and a bold header
+    row (columns are written before the first row: set them first)."""
     # openpyxl takes 0.1 s to import: `portal import` and the workers pay it only when writing.
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -30,6 +37,7 @@ def _workbook(title: str, headers: list[str], widths: dict[int, int] | None):
     sheet = workbook.create_sheet(title)
     for index, width in (widths or {}).items():
         sheet.column_dimensions[get_column_letter(index)].width = width
+    _column_styles(sheet, text_columns, wrap_columns)
     header_cells = []
     for text in headers:
         cell = WriteOnlyCell(sheet, value=neutralize(text))
@@ -46,16 +54,65 @@ def write_table(
     headers: list[str],
     rows: Iterable[list],
     widths: dict[int, int] | None = None,
+    *,
+    text_columns: Iterable[int] = (),
+    wrap_columns: Iterable[int] = (),
 ) -> int:
-    """Write one sheet with a bold header row; returns the number of data rows written."""
-    workbook, sheet = _workbook(title, headers, widths)
+    """Write one sheet with a bold header row; returns the number of data rows written.
+
+    `text_columns` (0-based): formatted as text ('@'), the column and its cells, so that an ID
+    number typed or corrected there keeps its 18 digits. `wrap_columns`: cells wrapped."""
+    workbook, sheet = _workbook(title, headers, widths, text_columns, wrap_columns)
+    styled = _column_styles(sheet, text_columns, wrap_columns)
     count = 0
     for row in rows:
-        sheet.append([neutralize(v) for v in row])
+        values = [neutralize(v) for v in row]
+        if styled:
+            values = _styled_row(sheet, values, styled)
+        sheet.append(values)
         count += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return count
+
+
+def _column_styles(sheet, text_columns, wrap_columns) -> dict[int, tuple[str | None, bool]]:
+    """0-based column → (number format, wrap) for the styled columns; the columns' own style
+    too (what Excel gives a cell typed there later)."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    styled: dict[int, tuple[str | None, bool]] = {}
+    for index in text_columns:
+        styled[index] = ("@", styled.get(index, (None, False))[1])
+    for index in wrap_columns:
+        styled[index] = (styled.get(index, (None, False))[0], True)
+    for index, (number_format, wrap) in styled.items():
+        dimension = sheet.column_dimensions[get_column_letter(index + 1)]
+        if not dimension.customWidth:  # openpyxl writes no <col>, nor its style, without one
+            dimension.width = 22 if number_format == "@" else 40
+        if number_format:
+            dimension.number_format = number_format
+        if wrap:
+            dimension.alignment = Alignment(wrap_text=True, vertical="top")
+    return styled
+
+
+def _styled_row(sheet, values: list, styled: dict[int, tuple[str | None, bool]]) -> list:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment
+
+    out = list(values)
+    for index, (number_format, wrap) in styled.items():
+        if index >= len(out):
+            continue
+        cell = WriteOnlyCell(sheet, value=out[index])  # a number stays one, as it was read
+        if number_format:
+            cell.number_format = number_format
+        if wrap:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        out[index] = cell
+    return out
 
 
 def write_plain_table(

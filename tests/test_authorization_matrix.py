@@ -232,6 +232,13 @@ MATRIX: dict[str, Route] = {
         "GET", lambda t: f"/imports/{t.batch_id}/errors.xlsx", IMPORTERS, 302, 404
     ),
     "imports.retry": Route("POST", lambda t: f"/imports/{t.batch_id}/retry", IMPORTERS, 302, 404),
+    # The mapping step of a batch (not refused for its columns: back to its page).
+    "imports.columns": Route(
+        "GET", lambda t: f"/imports/{t.batch_id}/columns", IMPORTERS, 302, 404
+    ),
+    "imports.template": Route(
+        "GET", lambda t: "/imports/templates/household.xlsx", IMPORTERS, 200, 200
+    ),
     "comparisons.index": Route(
         "GET", lambda t: "/comparisons/", IMPORTERS, 200, 200, shows_object=True
     ),

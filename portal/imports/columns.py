@@ -1,18 +1,37 @@
 """The lists offices exchange and their columns, as data: fields, header synonyms, list kinds.
 
-Headers are matched whole, after normalisation, never by substring: 户主姓名 must not be taken for
-姓名, nor 户主身份证号 for 身份证号, nor 户籍地址 for 户籍地. A header that still does not match
-is tried once more without a trailing parenthesised note ("身份证号（18位）" → 身份证号), so
-meaningful parentheses such as 村（社区） are matched as they are first.
+A header cell is matched, after normalisation (full-width → half-width, no whitespace or line
+breaks, required-notes and edge markers removed), in this order:
+
+1. whole, against every field's synonyms (quality 0): 村（社区）, 户籍地址;
+2. whole, without its parenthesised notes (quality 1): 身份证号码（18位）, 联系电话（手机）;
+3. as a known name with known affixes around it (quality 2): a prefix from PREFIXES
+   (所属/所在/现/户籍/常住/本人/参保人…) and a suffix from SUFFIXES (代码/编码/名称/号码…),
+   each allowed only for the fields it is listed with. Some prefixes change the meaning: 户籍社区
+   is the registered place (hukou_region), 参保区划代码 the insured place, 居住社区 the
+   community. Anything else around the name refuses the match: 户主姓名 is not 姓名, 联系人电话
+   is not the person's phone, 所在网格 is nothing. Of several names found in one header the
+   longest wins; when the longest could be two fields, the header is left unmatched (for the
+   mapping step to decide).
+
+Between columns, a better match beats a worse one for the same field (exact before affixed,
+then the longer name, then the synonym's rank, then the column further left); the others are
+reported as duplicates and ignored.
+
+A mapping chosen by a user for a header row (the mapping step, mappings.py) is carried by the
+list kind (`ListKind.remembered`, by header signature) and wins over recognition for a header
+row with the same signature.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from portal.persons.codes import KEY_POPULATION_BY_CODE, SCHEME_LABELS
 
@@ -27,7 +46,11 @@ __all__ = [
     "ColumnMap",
     "Field",
     "ListKind",
+    "Match",
+    "PREFIXES",
+    "SUFFIXES",
     "column_letter",
+    "header_signature",
     "map_columns",
     "match_header",
     "missing_message",
@@ -319,6 +342,71 @@ FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 IGNORED_HEADERS = frozenset({"序号", "序", "行号", "排序", "no", "no."})
 
 
+def _same(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
+
+
+_PERSON = ("id_number", "name", "sex", "birth_date", "phone")
+_WHERE = ("region", "hukou_region", "insured_region", "employer")
+_LIVES = ("region", "address")
+# Words offices put before a known name, and what each does to it: field → field it then means
+# (a field not listed refuses the prefix). Prefixes may follow one another (现居住社区,
+# 户籍所在社区); the one nearest the name applies first.
+PREFIXES: dict[str, dict[str, str]] = {
+    "本人": _same(*_PERSON, "category"),
+    "个人": _same(*_PERSON),
+    "人员": _same(*_PERSON, "category", "status"),
+    "成员": _same(*_PERSON),
+    "居民": _same(*_PERSON),
+    "对象": _same(*_PERSON, "category"),
+    "被保险人": _same(*_PERSON),
+    "参保人": _same(*_PERSON, "region", "hukou_region", "address", "status", "category"),
+    "参保人员": _same(*_PERSON, "region", "hukou_region", "address", "status", "category"),
+    "所属": _same(*_WHERE),
+    "所在": _same(*_WHERE),
+    "现": _same(*_LIVES, "phone", "employer"),
+    "现在": _same(*_LIVES, "phone", "employer"),
+    "目前": _same(*_LIVES, "phone", "employer"),
+    "当前": _same(*_LIVES, "phone", "employer", "status"),
+    "居住": _same(*_LIVES),
+    "常住": _same(*_LIVES),
+    "现居住": _same(*_LIVES),
+    "实际居住": _same(*_LIVES),
+    "经常居住": _same(*_LIVES),
+    "登记": _same(*_LIVES, "phone"),
+    "联系": _same("phone"),
+    # The registered place: the community of a registered person is where they are registered.
+    "户籍": {"region": "hukou_region", "hukou_region": "hukou_region", "address": "address"},
+    "户口": {"region": "hukou_region", "hukou_region": "hukou_region", "address": "address"},
+    # The insured place: 参保区划代码 is where the person is insured, not where they live.
+    "参保": {
+        "region": "insured_region",
+        **_same("insured_region", "scheme", "status", "start_date", "end_date", "employer"),
+    },
+}
+_CODED = ("region", "hukou_region", "insured_region", "scheme", "status", "category", "sex")
+_PLACES = ("region", "hukou_region", "insured_region")
+# Words offices put after a known name, and the fields they may follow.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "代码": _CODED,
+    "编码": _CODED,
+    "代号": _CODED,
+    "名称": (*_CODED, "employer"),
+    "全称": (*_PLACES, "employer"),
+    "简称": (*_PLACES, "employer"),
+    "编号": _PLACES,
+    "区划": _PLACES,
+    "区划代码": _PLACES,
+    "行政区划代码": _PLACES,
+    "号": ("id_number", "phone"),
+    "号码": ("id_number", "phone"),
+    "码": ("id_number", "phone"),
+}
+# What a group cell over several columns ends with, left out when it is read as their prefix
+# (户籍信息 over 社区 | 地址 reads 户籍社区 | 户籍地址).
+GROUP_SUFFIXES = ("基本信息", "基本情况", "信息", "情况", "资料", "数据")
+
+
 @dataclass(frozen=True)
 class ListKind:
     """A kind of list and the columns it needs.
@@ -336,6 +424,9 @@ class ListKind:
     required_any: tuple[tuple[str, ...], ...] = ()
     fixable: tuple[str, ...] = ()
     fixed: tuple[tuple[str, str], ...] = ()
+    # Mappings users chose for header rows this kind's recognition could not map:
+    # (header signature, ((field, 0-based column), …)), see header_signature and mappings.py.
+    remembered: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -349,6 +440,24 @@ class ListKind:
     @property
     def fixed_values(self) -> dict[str, str]:
         return dict(self.fixed)
+
+    @property
+    def remembered_fields(self) -> dict[str, dict[str, int]]:
+        """Header signature → the chosen mapping (field → 0-based column)."""
+        return {signature: dict(pairs) for signature, pairs in self.remembered}
+
+    def with_remembered(self, mappings: Mapping[str, Mapping[str, int]]) -> ListKind:
+        """The same kind reading a header row whose signature is in `mappings` as mapped there."""
+        known = self.remembered_fields
+        for signature, chosen in mappings.items():
+            known[signature] = {f: int(c) for f, c in chosen.items() if f in self.fields}
+        return replace(
+            self,
+            remembered=tuple(
+                (signature, tuple(sorted(chosen.items(), key=lambda i: i[1])))
+                for signature, chosen in sorted(known.items())
+            ),
+        )
 
     def with_fixed(self, field_name: str, value: str) -> ListKind:
         """The same kind with `field_name` set for the whole file: its column becomes optional."""
@@ -463,19 +572,123 @@ def _build_lookup() -> dict[str, tuple[str, int]]:
 
 
 _LOOKUP = _build_lookup()
+# The names tried inside a longer header: not the Latin abbreviations (xm, sfzh), which would be
+# found inside any Latin word; longest first.
+_NAMES = sorted(((k, v) for k, v in _LOOKUP.items() if not k.isascii()), key=lambda i: -len(i[0]))
+_PREFIX_RULES = {normalize_header(k): v for k, v in PREFIXES.items()}
+_SUFFIX_RULES = {normalize_header(k): frozenset(v) for k, v in SUFFIXES.items()}
+_ANY_NOTE = re.compile(r"\([^()]*\)")
+_CJK = re.compile("[\u4e00-\u9fff]")
+MAX_HEADER = 40  # characters: a longer cell is a title or data, never tried with affixes
 
 
-def match_header(value: Any) -> tuple[str, int] | None:
-    """(field, synonym rank) for a header cell, or None."""
-    key = normalize_header(value)
+class Match(NamedTuple):
+    """How a header cell names a field: `quality` 0 whole, 1 without its notes, 2 with affixes;
+    `length` of the known name found in it; `rank` of that name among the field's synonyms."""
+
+    field: str
+    rank: int
+    quality: int = 0
+    length: int = 0
+
+
+def match_header(value: Any) -> Match | None:
+    """How a header cell names a field, or None (no field, or two fields equally)."""
+    if value is None:
+        return None
+    return _match_key(normalize_header(unquote(value)))
+
+
+@lru_cache(maxsize=4096)
+def _match_key(key: str) -> Match | None:
     if not key:
         return None
-    hit = _LOOKUP.get(key)
-    if hit is None:
-        stripped = _TRAILING_NOTE.sub("", key)
-        if stripped and stripped != key:
-            hit = _LOOKUP.get(stripped)
-    return hit
+    variants = [key]
+    stripped = key
+    while (shorter := _TRAILING_NOTE.sub("", stripped)) != stripped and shorter:
+        stripped = shorter
+        variants.append(stripped)
+    bare = _ANY_NOTE.sub("", key)
+    if bare and bare not in variants:
+        variants.append(bare)
+    for quality, variant in enumerate(variants):
+        hit = _LOOKUP.get(variant)
+        if hit is not None:
+            return Match(hit[0], hit[1], min(quality, 1), len(variant))
+    if len(key) > MAX_HEADER or not _CJK.search(key):
+        return None
+    for variant in variants:
+        found = _affixed(variant)
+        if found is not None:
+            return found
+    return None
+
+
+def _affixed(key: str) -> Match | None:
+    """The known name inside `key` with only known affixes around it (the longest name; None
+    when that name could mean two fields)."""
+    best: dict[str, tuple[int, int]] = {}  # field → (length, rank)
+    longest = 0
+    for name, (field_name, rank) in _NAMES:
+        if len(name) < longest:
+            break  # longer names were all tried: a shorter one never beats them
+        start = key.find(name)
+        while start != -1:
+            head, tail = key[:start], key[start + len(name) :]
+            if (head or tail) and _suffixes_allow(tail, field_name):
+                for meaning in _through_prefixes(head, field_name):
+                    longest = len(name)
+                    if meaning not in best or rank < best[meaning][1]:
+                        best[meaning] = (len(name), rank)
+            start = key.find(name, start + 1)
+    if len(best) != 1:
+        return None
+    ((meaning, (length, rank)),) = best.items()
+    return Match(meaning, rank, 2, length)
+
+
+@lru_cache(maxsize=1024)
+def _suffixes_allow(tail: str, field_name: str) -> bool:
+    if not tail:
+        return True
+    return any(
+        tail.startswith(suffix)
+        and field_name in allowed
+        and _suffixes_allow(tail[len(suffix) :], field_name)
+        for suffix, allowed in _SUFFIX_RULES.items()
+    )
+
+
+@lru_cache(maxsize=1024)
+def _through_prefixes(head: str, field_name: str) -> frozenset[str]:
+    """What a name meaning `field_name` means once `head`, a run of prefixes, stands before it."""
+    if not head:
+        return frozenset((field_name,))
+    meanings: set[str] = set()
+    for prefix, rule in _PREFIX_RULES.items():
+        if head.endswith(prefix) and field_name in rule:
+            meanings |= _through_prefixes(head[: -len(prefix)], rule[field_name])
+    return frozenset(meanings)
+
+
+_NEUTRALISED = ("'=", "'+", "'-", "'@")
+
+
+def unquote(value: Any) -> Any:
+    """A text cell our own export neutralised ('=…, '+…, '-…, '@…) as it was; any other value
+    as it is (spreadsheets.neutralize is the other way)."""
+    if value.__class__ is str and value.startswith(_NEUTRALISED):
+        return value[1:]
+    return value
+
+
+def header_signature(cells: Sequence[Any]) -> str:
+    """A fingerprint of a header row: its normalised cells, the empty ones at its end left out.
+    Two files with the same header row, however spaced, have the same signature."""
+    keys = [normalize_header(unquote(v)) for v in cells]
+    while keys and not keys[-1]:
+        keys.pop()
+    return hashlib.sha256("\x1f".join(keys).encode()).hexdigest()
 
 
 # --- mapping ---------------------------------------------------------------------------------
@@ -497,14 +710,23 @@ class ColumnMap:
     unused: tuple[tuple[int, str], ...] = ()
     duplicates: tuple[tuple[int, str, str], ...] = ()
     headers: tuple[str, ...] = field(default=(), repr=False)
+    remembered: bool = False  # mapped as a user chose for this header row (mappings.py)
 
     @property
     def complete(self) -> bool:
         return not self.missing and not self.missing_any
 
-    def score(self) -> tuple[int, int]:
-        """How header-like the row is: (required needs met, fields mapped)."""
-        return (-(len(self.missing) + len(self.missing_any)), len(self.fields))
+    @property
+    def signature(self) -> str:
+        return header_signature(self.headers)
+
+    def score(self) -> tuple[int, int, int]:
+        """How header-like the row is: (required needs met, chosen by a user, fields mapped)."""
+        return (
+            -(len(self.missing) + len(self.missing_any)),
+            int(self.remembered),
+            len(self.fields),
+        )
 
 
 def _header_text(value: Any) -> str:
@@ -515,27 +737,32 @@ def _header_text(value: Any) -> str:
 
 
 def map_columns(header_cells: Sequence[Any], kind: ListKind) -> ColumnMap:
-    """Map the header row onto the fields of `kind`."""
+    """Map the header row onto the fields of `kind` (as a user chose, for a remembered row)."""
+    headers = tuple(_header_text(unquote(v)) for v in header_cells)
+    if kind.remembered:
+        chosen = kind.remembered_fields.get(header_signature(header_cells))
+        if chosen is not None and all(0 <= c < len(headers) for c in chosen.values()):
+            return _chosen_map(chosen, headers, kind)
     wanted = set(kind.fields)
-    best: dict[str, tuple[int, int]] = {}  # field → (rank, column)
+    best: dict[str, tuple[tuple[int, int, int, int], int]] = {}  # field → (preference, column)
     unused: list[tuple[int, str]] = []
     losers: list[tuple[int, str, str]] = []
-    headers = tuple(_header_text(v) for v in header_cells)
     for column, value in enumerate(header_cells):
         hit = match_header(value)
-        if hit is None or hit[0] not in wanted:
+        if hit is None or hit.field not in wanted:
             if headers[column] and normalize_header(value) not in IGNORED_HEADERS:
                 unused.append((column, headers[column]))
             continue
-        name, rank = hit
-        current = best.get(name)
-        if current is None or rank < current[0]:
+        # Whole before affixed; among affixed, the longer name; then the synonym's rank.
+        preference = (hit.quality, -hit.length if hit.quality == 2 else 0, hit.rank, column)
+        current = best.get(hit.field)
+        if current is None or preference < current[0]:
             if current is not None:
-                losers.append((current[1], headers[current[1]], name))
-            best[name] = (rank, column)
+                losers.append((current[1], headers[current[1]], hit.field))
+            best[hit.field] = (preference, column)
         else:
-            losers.append((column, headers[column], name))
-    fields = {name: column for name, (_rank, column) in sorted(best.items(), key=lambda i: i[1][1])}
+            losers.append((column, headers[column], hit.field))
+    fields = {name: column for name, (_p, column) in sorted(best.items(), key=lambda i: i[1][1])}
     return ColumnMap(
         fields=fields,
         missing=tuple(f for f in kind.required if f not in fields),
@@ -543,6 +770,23 @@ def map_columns(header_cells: Sequence[Any], kind: ListKind) -> ColumnMap:
         unused=tuple(unused),
         duplicates=tuple(sorted(losers)),
         headers=headers,
+    )
+
+
+def _chosen_map(chosen: dict[str, int], headers: tuple[str, ...], kind: ListKind) -> ColumnMap:
+    fields = dict(sorted(chosen.items(), key=lambda i: i[1]))
+    used = set(fields.values())
+    return ColumnMap(
+        fields=fields,
+        missing=tuple(f for f in kind.required if f not in fields),
+        missing_any=tuple(g for g in kind.required_any if not any(f in fields for f in g)),
+        unused=tuple(
+            (c, h)
+            for c, h in enumerate(headers)
+            if h and c not in used and normalize_header(h) not in IGNORED_HEADERS
+        ),
+        headers=headers,
+        remembered=True,
     )
 
 

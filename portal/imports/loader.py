@@ -131,7 +131,7 @@ class Loader:
         self._wait(lambda: self.flags[INFO], progress)
         info = _read(self, "info")
         if info[0] == "error":
-            raise reading.ReadError(info[1])
+            raise info[2] if isinstance(info[2], reading.ReadError) else reading.ReadError(info[1])
         _, self.headers, self.last_row = info
         count = self.flags[BANDS]
         self.importer.create_stage(connection)
@@ -256,7 +256,7 @@ def _load(loader: Loader, workers: int, parent: int) -> None:
         table = reading.open_table(path, loader.file_kind, loader.list_kind, max_cells=None)
     except reading.ReadError as exc:  # missing columns, unreadable file
         _dump(loader, "plan", None)
-        _dump(loader, "info", ("error", exc.message))
+        _dump(loader, "info", ("error", exc.message, exc))  # the mapping step reads its details
         loader.flags[INFO] = 1
         return
     unused: dict[int, int] = {}

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -37,3 +37,24 @@ class ImportBatch(db.Model):
     message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ColumnMapping(db.Model):
+    """Which column holds each field, as a user chose it for one header row (the mapping step).
+
+    Applied to the next file of the same list kind with the same header row (its signature:
+    columns.header_signature) imported by a user of the region or below it (mappings.py)."""
+
+    __tablename__ = "column_mapping"
+    __table_args__ = (UniqueConstraint("list_kind", "signature", "region_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_kind: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(64))
+    # field → 0-based column, e.g. {"id_number": 2, "name": 1, "region": 5}
+    mapping: Mapped[dict] = mapped_column(JSON)
+    # The region of the user who saved it: it serves that region and every region below.
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

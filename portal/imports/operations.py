@@ -17,7 +17,7 @@ from sqlalchemy import select
 from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
-from portal.imports import loader, reading, safety
+from portal.imports import loader, mappings, reading, safety
 from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
@@ -142,6 +142,8 @@ def run_import(job, progress) -> str:
     list_kind = (
         importer.list_kind.with_fixed("category", category) if category else (importer.list_kind)
     )
+    # Header rows users mapped (mappings.py), the one just chosen for this batch first of all.
+    list_kind = mappings.with_remembered(list_kind, batch, actor, job.payload.get("columns"))
     path = Path(batch.stored_path)
     file_kind = path.suffix.lstrip(".")
     region = db.session.get(Region, batch.region_code)
@@ -163,13 +165,15 @@ def run_import(job, progress) -> str:
             connection, path, file_kind, list_kind, importer, context, batch, actor, progress
         )
     except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
+        mappings.record_failure(batch, exc)  # missing columns: the mapping step is offered
         raise queue.JobError(exc.message) from exc
+    mappings.record_read(batch, list_kind, headers)
     rejections.sort(key=lambda r: r.row_number)
     batch.rows_read = read
     batch.created, batch.updated, batch.unchanged = result.created, result.updated, result.unchanged
     batch.rejected = len(rejections)
     if rejections:
-        batch.error_file = str(write_error_workbook(batch, headers, rejections))
+        batch.error_file = str(write_error_workbook(batch, headers, rejections, list_kind))
     batch.state, batch.finished_at = "succeeded", utcnow()
     batch.message = batch_message(batch, result)
     return batch.message
@@ -249,10 +253,25 @@ def _import_in_parallel(
         return staged.read, result, it.headers, staged.rejections + late
 
 
-def write_error_workbook(batch: ImportBatch, headers, rejections: list[Rejection]) -> Path:
-    """The rejected rows as they were, with their Excel row number and the reason."""
+def write_error_workbook(
+    batch: ImportBatch, headers, rejections: list[Rejection], list_kind=None
+) -> Path:
+    """The rejected rows as they were, with their Excel row number and the reason (wrapped);
+    the ID number's column is text, so that Excel keeps its 18 digits when it is corrected."""
     path = storage_dir("exports") / f"import-{batch.id}-errors.xlsx"
     header_row = ["原Excel行号", "错误原因", *[h or "" for h in headers]]
     rows = ([r.row_number, r.reason, *r.raw] for r in rejections)
-    write_table(path, "退回的行", header_row, rows, widths={1: 10, 2: 48})
+    id_column = mappings.id_column(list_kind or IMPORTERS[batch.kind].list_kind, headers)
+    widths = {1: 10, 2: 48}
+    if id_column is not None:
+        widths[id_column + 3] = 22
+    write_table(
+        path,
+        "退回的行",
+        header_row,
+        rows,
+        widths=widths,
+        text_columns=() if id_column is None else (id_column + 2,),
+        wrap_columns=(1,),
+    )
     return path

@@ -63,7 +63,7 @@ def household_lines(
         if name.__class__ is not str:
             return None
         name = name.strip()
-        if not name or len(name) > MAX_NAME:
+        if not name or len(name) > MAX_NAME or name[0] == "'":  # '=…: reading.Table.shaper
             return None
         sex = "1" if id_number[16] in "13579" else "2"  # as household_row: odd is male
         if sex_col is not None:
@@ -89,6 +89,8 @@ def household_lines(
             return None
         address = row[address_col] if address_col is not None else None
         if address.__class__ is str:
+            if address[:1] == "'":  # perhaps neutralised by our export: the general way
+                return None
             address = address.strip()[:MAX_ADDRESS] or None
         elif address is not None:
             return None

@@ -9,11 +9,14 @@ What `open_table` does, in order:
   required columns of the list kind, then maps the most fields. Title rows, a merged title cell
   (calamine puts the text in the first cell and leaves the rest empty), subtitle rows and blank
   rows above the header are passed over. A two-row header (联系方式 over 手机 | 固话, or 姓名
-  merged down over two rows) is recognised when the two rows together map more than either.
+  merged down over two rows, or a group cell such as 户籍信息 merged over 社区 | 地址, read
+  户籍社区 | 户籍地址, or a name split over two rows, 身份证 over 号码) is recognised when the
+  two rows together map more than either.
 - Multiple sheets: the first visible worksheet whose header has every required column, then the
   hidden ones, unless `sheet` (name or 0-based index) is given.
-- Raises `MissingColumns` (Chinese message naming each missing column and its accepted headers)
-  when no sheet has all required columns, and `ReadError` when the file cannot be read at all.
+- Raises `MissingColumns` (Chinese message naming each missing column and its accepted headers,
+  and the header row found, its cells and what they map to: what the mapping step offers) when
+  no sheet has all required columns, and `ReadError` when the file cannot be read at all.
 
 What `Table.rows()` yields and skips:
 
@@ -25,7 +28,9 @@ What `Table.rows()` yields and skips:
   3.209231990010113e+17 having lost its last digits), int (integers stored as such in .xls),
   bool, datetime.date (a date-formatted whole number), datetime.datetime, datetime.time,
   datetime.timedelta. An empty cell is "" (never None), and so is an error cell (#N/A, #VALUE!)
-  or a formula whose result was never saved. CSV values are always str.
+  or a formula whose result was never saved. CSV values are always str. A text value our own
+  export neutralised (a `'` before =, +, - or @: spreadsheets.neutralize) is given back without
+  the `'` in `values` (never in `raw`).
 - Vertically merged cells (a 村（社区） cell merged down over a household's rows) are filled
   down into `values` for every row of the merge; `raw` keeps the empty cells as read.
 - Skipped, never yielded: fully blank rows (every cell "" or whitespace); rows whose first
@@ -51,11 +56,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from portal.imports.columns import (
+    GROUP_SUFFIXES,
     ColumnMap,
     ListKind,
+    header_signature,
     map_columns,
     match_header,
     missing_message,
+    unquote,
 )
 from portal.imports.safety import DEFAULT_MAX_CELLS, FileKind, UnsafeFile, check_sheet_extent
 
@@ -73,6 +81,7 @@ HEADER_SCAN_ROWS = 30
 MAX_SHEETS_TRIED = 20  # each sheet tried is parsed whole by calamine
 
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_NEUTRALISED = ("'=", "'+", "'-", "'@")
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 _TOTAL = re.compile(r"^(?:总合计|合计|总计|小计|共计)(?:$|[^\u4e00-\u9fff]|[人户数])")
 _FOOTER = re.compile(
@@ -100,12 +109,35 @@ class MissingColumns(ReadError):
         missing_any: tuple[tuple[str, ...], ...] = (),
         header_row: int | None = None,
         sheet_name: str | None = None,
+        header_rows: tuple[int, ...] = (),
+        headers: tuple[str, ...] = (),
+        fields: dict[str, int] | None = None,
     ):
         super().__init__(message)
         self.missing = missing
         self.missing_any = missing_any
         self.header_row = header_row
         self.sheet_name = sheet_name
+        self.header_rows = header_rows  # the row(s) most like a header; () if none was found
+        self.headers = headers  # their text per column (A = 0)
+        self.fields = dict(fields or {})  # what was recognised there: field → column
+
+    @property
+    def signature(self) -> str:
+        return header_signature(self.headers)
+
+    def details(self) -> dict:
+        """What the mapping step needs (JSON-ready)."""
+        return {
+            "message": self.message,
+            "sheet": self.sheet_name,
+            "header_rows": list(self.header_rows),
+            "headers": list(self.headers),
+            "fields": self.fields,
+            "missing": list(self.missing),
+            "missing_any": [list(g) for g in self.missing_any],
+            "signature": self.signature,
+        }
 
 
 class SourceRow(NamedTuple):
@@ -222,6 +254,9 @@ class Table:
                 values = {name: (row[col] if col < n else "") for name, col in items}
             if fill_plan or active:
                 _fill_merged(number - 1, row, values, items, fill_plan, active)
+            for name, value in values.items():  # what our error workbook neutralised
+                if value.__class__ is str and value.startswith(_NEUTRALISED):
+                    values[name] = value[1:]
             return SourceRow(number, values, row)
 
         return shape
@@ -419,7 +454,9 @@ def _open_calamine(
         failures: list[tuple[_Header | None, str]] = []
         for index in _sheet_order(workbook.sheets_metadata, sheet, names):
             ws = _calamine(lambda i=index: workbook.get_sheet_by_index(i))
-            head = _detect_header(list(islice(_calamine_rows(ws), HEADER_SCAN_ROWS)), list_kind)
+            merges = ws.merged_cell_ranges or ()
+            top = list(islice(_calamine_rows(ws), HEADER_SCAN_ROWS))
+            head = _detect_header(top, list_kind, merges)
             if head is not None and head.column_map.complete:
                 end = ws.end
                 return Table(
@@ -433,9 +470,9 @@ def _open_calamine(
                     sheet_names=names,
                     last_row=end[0] + 1 if end else 0,
                     _source=lambda ws=ws: _calamine_rows(ws),
-                    _merges=(ws.merged_cell_ranges or ()) if fill_merged else (),
+                    _merges=merges if fill_merged else (),
                 )
-            failures.append((head, names[index]))
+            failures.append((head or _widest(top), names[index]))
     finally:
         workbook.close()
     raise _missing(list_kind, failures)
@@ -479,7 +516,8 @@ def _open_openpyxl(path: Path, list_kind: ListKind, sheet: str | int | None) -> 
                 for row in ws.iter_rows(values_only=True):
                     yield [_from_openpyxl(v) for v in row]
 
-            head = _detect_header(list(islice(source(), HEADER_SCAN_ROWS)), list_kind)
+            top = list(islice(source(), HEADER_SCAN_ROWS))
+            head = _detect_header(top, list_kind)
             if head is not None and head.column_map.complete:
                 return Table(
                     file_kind="xlsx",
@@ -494,7 +532,7 @@ def _open_openpyxl(path: Path, list_kind: ListKind, sheet: str | int | None) -> 
                     _source=source,
                     _close=workbook.close,
                 )
-            failures.append((head, names[index]))
+            failures.append((head or _widest(top), names[index]))
     except ReadError:
         workbook.close()
         raise
@@ -537,9 +575,10 @@ def _open_csv(path: Path, list_kind: ListKind) -> Table:
                     "请用 Excel 打开检查后另存为 Excel 工作簿（.xlsx）再上传。"
                 ) from exc
 
-    head = _detect_header(list(islice(source(), HEADER_SCAN_ROWS)), list_kind)
+    top = list(islice(source(), HEADER_SCAN_ROWS))
+    head = _detect_header(top, list_kind)
     if head is None or not head.column_map.complete:
-        raise _missing(list_kind, [(head, None)])
+        raise _missing(list_kind, [(head or _widest(top), None)])
     return Table(
         file_kind="csv",
         list_kind=list_kind,
@@ -609,28 +648,95 @@ def _csv_delimiter(sample: str) -> str:
 class _Header:
     rows: tuple[int, ...]  # 1-based
     column_map: ColumnMap
+    found: bool = True  # False: no row names a field; the widest row, offered for mapping
 
 
 def _blank(row: Sequence[Any]) -> bool:
     return all(v is None or (v.__class__ is str and (not v or v.isspace())) for v in row)
 
 
-def _combine(top: Sequence[Any], bottom: Sequence[Any], wanted: set[str]) -> list[Any]:
-    """One header from two rows: the lower cell where the upper is empty or not a known field."""
-    out = []
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return " ".join(str(unquote(value)).split())
+
+
+def _groups(top: Sequence[Any], bottom: Sequence[Any], row: int, merges) -> dict[int, str]:
+    """Column → the text of a group cell of the upper row over several columns.
+
+    `merges` (0-based ((row, col), (row, col)) ranges) when the reader knows them: the cells
+    merged across in the upper row. None (CSV, openpyxl): a cell whose right-hand neighbours are
+    empty above named cells below is taken to cover them."""
+    groups: dict[int, str] = {}
+    if merges is not None:
+        for (r0, c0), (r1, c1) in merges:
+            if r0 == row and r1 == row and c1 > c0 and c0 < len(top) and _text(top[c0]):
+                for col in range(c0, c1 + 1):
+                    groups[col] = _text(top[c0])
+        return groups
+    current = None
+    for col in range(max(len(top), len(bottom))):
+        upper = _text(top[col]) if col < len(top) else ""
+        lower = _text(bottom[col]) if col < len(bottom) else ""
+        if upper:
+            current = upper if lower else None
+        if current and lower:
+            groups[col] = current
+        elif not upper:
+            current = None
+    return groups
+
+
+def _group_prefix(group: str) -> str:
+    key = "".join(group.split())
+    for suffix in GROUP_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)]
+    return key
+
+
+def _combine(
+    top: Sequence[Any], bottom: Sequence[Any], wanted: set[str], groups: dict[int, str]
+) -> list[Any]:
+    """One header from two rows, column by column: the upper cell when it names a field
+    (联系方式 over 手机 | 固话) or has nothing below; else the two read as one name (身份证 over
+    号码), or the group's words before the lower cell (户籍信息 over 社区 → 户籍社区) when that
+    names a field the lower cell alone does not; else the lower cell."""
+    out: list[Any] = []
     for col in range(max(len(top), len(bottom))):
         upper = top[col] if col < len(top) else ""
         lower = bottom[col] if col < len(bottom) else ""
-        hit = match_header(upper)
-        if not _blank([lower]) and (hit is None or hit[0] not in wanted):
-            out.append(lower)
-        else:
+        if _blank([lower]):
             out.append(upper)
+            continue
+        above = _text(upper) or groups.get(col, "")
+        if not above:
+            out.append(lower)
+            continue
+        hit = match_header(upper)
+        if hit is not None and hit.field in wanted:
+            out.append(upper)
+            continue
+        below = _text(lower)
+        alone = match_header(lower)
+        for joined in (above + below, _group_prefix(above) + below):
+            hit = match_header(joined)
+            if hit is not None:
+                # The lower cell as it is, unless the words above change what it means, or
+                # make it a known name of its own (户籍信息 over 地址: 户籍地址, which yields
+                # to 居住地址 for the address).
+                same = alone is not None and alone.field == hit.field and hit.quality
+                out.append(lower if same else joined)
+                break
+        else:
+            out.append(lower)
     return out
 
 
-def _detect_header(rows: list[list[Any]], kind: ListKind) -> _Header | None:
-    """The best header among the first rows, or None when no row names any field."""
+def _detect_header(rows: list[list[Any]], kind: ListKind, merges=None) -> _Header | None:
+    """The best header among the first rows, or None when no row names any field.
+
+    `merges`: the sheet's merged ranges when the reader gives them (see _groups)."""
     wanted = set(kind.fields)
     maps = [None if _blank(r) else map_columns(r, kind) for r in rows]
     best: _Header | None = None
@@ -640,7 +746,8 @@ def _detect_header(rows: list[list[Any]], kind: ListKind) -> _Header | None:
         candidates = [_Header((i + 1,), cmap)]
         below = maps[i + 1] if i + 1 < len(maps) else None
         if below is not None:
-            two = map_columns(_combine(rows[i], rows[i + 1], wanted), kind)
+            groups = _groups(rows[i], rows[i + 1], i, merges)
+            two = map_columns(_combine(rows[i], rows[i + 1], wanted, groups), kind)
             if two.score() > cmap.score() and two.score() > below.score():
                 candidates.append(_Header((i + 1, i + 2), two))
         for head in candidates:
@@ -651,16 +758,34 @@ def _detect_header(rows: list[list[Any]], kind: ListKind) -> _Header | None:
     return best
 
 
+def _widest(rows: list[list[Any]]) -> _Header | None:
+    """When no row names a field: the first of the rows with the most text cells (a title has
+    one; the header has as many as the data), offered to the mapping step as the header."""
+    best, most = None, 1
+    for i, row in enumerate(rows):
+        count = sum(1 for v in row if v.__class__ is str and v.strip())
+        if count > most:
+            best, most = i, count
+    if best is None:
+        return None
+    headers = tuple(_text(v) for v in rows[best])
+    return _Header((best + 1,), ColumnMap(fields={}, headers=headers), found=False)
+
+
 def _missing(kind: ListKind, failures: list[tuple[_Header | None, str | None]]) -> MissingColumns:
-    found = [(h, s) for h, s in failures if h is not None]
+    found = [(h, s) for h, s in failures if h is not None and h.found]
     if not found:
         where = "各工作表" if len(failures) > 1 else "表格"
         required = missing_message(kind, kind.required, kind.required_any).split("\n", 1)[1]
+        head, sheet_name = next(((h, s) for h, s in failures if h is not None), (None, None))
         return MissingColumns(
             f"没有找到表头：{where}的前 {HEADER_SCAN_ROWS} 行中没有一行像“{kind.label}”名单的"
             f"表头。需要的列：\n{required}",
             missing=kind.required,
             missing_any=kind.required_any,
+            sheet_name=sheet_name,
+            header_rows=head.rows if head else (),
+            headers=head.column_map.headers if head else (),
         )
     head, sheet_name = max(found, key=lambda f: f[0].column_map.score())
     cmap = head.column_map
@@ -674,4 +799,7 @@ def _missing(kind: ListKind, failures: list[tuple[_Header | None, str | None]]) 
         missing_any=cmap.missing_any,
         header_row=head.rows[0],
         sheet_name=sheet_name,
+        header_rows=head.rows,
+        headers=cmap.headers,
+        fields=cmap.fields,
     )

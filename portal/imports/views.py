@@ -1,7 +1,11 @@
-"""Import pages: upload a list, follow its progress, download the rejected rows."""
+"""Import pages: upload a list, follow its progress, choose its columns when the portal could
+not map them (the mapping step), download the rejected rows, download a template."""
+
+import io
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -11,14 +15,16 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 
-from permissions import requires
+from permissions import requires, scope_for
 from permissions.guard import redirect_page
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.forms import options
+from portal.imports import mappings, templates
 from portal.imports import operations as ops
-from portal.imports.forms import UploadForm
+from portal.imports.forms import UploadForm, mapping_form
 from portal.jobs import queue
 from portal.jobs.models import Job
 from portal.regions.models import Region
@@ -60,13 +66,22 @@ def index():
             flash("文件已上传，正在后台处理。", "success")
             return redirect(url_for("imports.detail", batch_id=batch.id))
     page = db.paginate(ops.batches_query(_actor()), per_page=20, error_out=False)
-    return render_template("imports/index.html", form=form, page=page, error=error)
+    refused = {b.id for b in page.items if mappings.refusal_of(b) is not None}
+    return render_template("imports/index.html", form=form, page=page, error=error, refused=refused)
 
 
 def _view_model(batch):
     job = db.session.get(Job, batch.job_id) if batch.job_id else None
     done, total, message = queue.progress_of(job) if job else (0, None, None)
-    return {"batch": batch, "job": job, "done": done, "total": total, "progress": message}
+    return {
+        "batch": batch,
+        "job": job,
+        "done": done,
+        "total": total,
+        "progress": message,
+        "refusal": mappings.refusal_of(batch),
+        "remembered_note": mappings.REMEMBERED_NOTE if mappings.read_as_remembered(batch) else None,
+    }
 
 
 @bp.route("/<int:batch_id>")
@@ -111,6 +126,9 @@ def errors(batch_id: int):
 @requires("data.import")
 def retry(batch_id: int):
     batch = ops.get_batch_or_404(batch_id, _actor())
+    if mappings.refusal_of(batch) is not None:  # the same file would be refused again
+        flash("文件中有必需的列没能识别，请先选择各列对应关系。", "info")
+        return redirect(url_for("imports.columns", batch_id=batch.id))
     job = db.session.get(Job, batch.job_id) if batch.job_id else None
     if job is None:
         flash("该批次没有可重试的任务。", "error")
@@ -123,6 +141,94 @@ def retry(batch_id: int):
         batch.state, batch.message = "queued", None
         flash("已重新排队处理。", "success")
     return redirect(url_for("imports.detail", batch_id=batch.id))
+
+
+def _list_kind(batch, job):
+    """The list kind the batch's job reads (a key-population list of one category chosen at
+    upload has no category column to map)."""
+    kind = ops.IMPORTERS[batch.kind].list_kind
+    category = (job.payload or {}).get("category") if job is not None else None
+    return kind.with_fixed("category", category) if category else kind
+
+
+@bp.route("/<int:batch_id>/columns", methods=["GET", "POST"])
+@requires("data.import")
+def columns(batch_id: int):
+    """The mapping step of a batch refused for its columns: choose the column of each field;
+    the choice is remembered and the stored upload read again with it."""
+    batch = ops.get_batch_or_404(batch_id, _actor())
+    refusal = mappings.refusal_of(batch)
+    job = db.session.get(Job, batch.job_id) if batch.job_id else None
+    if refusal is None or job is None:
+        flash("该批次无需选择列对应关系。", "info")
+        return redirect(url_for("imports.detail", batch_id=batch.id))
+    list_kind = _list_kind(batch, job)
+    column_choices = [(c, refusal.column_label(c)) for c in range(len(refusal.headers))]
+    form = mapping_form(list_kind, column_choices, refusal.fields)
+    error = None
+    if form.validate_on_submit():
+        chosen = {
+            name: int(form[name].data) if form[name].data not in (None, "") else None
+            for name in list_kind.fields
+        }
+        try:
+            fields = mappings.check(list_kind, chosen, len(refusal.headers))
+            queue.retry(job)
+        except mappings.MappingRefused as exc:
+            error = str(exc)
+        except queue.JobError as exc:
+            error = str(exc)
+        else:
+            mappings.save(_actor(), batch.kind, refusal.signature, fields)
+            job.payload = {
+                **(job.payload or {}),
+                "columns": {"signature": refusal.signature, "fields": fields},
+            }
+            batch.state, batch.message, batch.finished_at = "queued", None, None
+            audit.record(
+                "data.import",
+                target_type="import_batch",
+                target_id=batch.id,
+                target_label=f"列对应关系 {batch.filename}",
+                region_code=batch.region_code,
+                detail={"what": "column_mapping", "kind": batch.kind, "fields": fields},
+            )
+            flash("已保存列对应关系，正在按所选的列重新读取已上传的文件。", "success")
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+    return render_template(
+        "imports/columns.html",
+        batch=batch,
+        refusal=refusal,
+        form=form,
+        fields=list_kind.fields,
+        error=error,
+    )
+
+
+def _first_community(actor) -> str | None:
+    """The first community the actor may import into: the template's example row uses it."""
+    scope = scope_for(actor, "data.import")
+    return db.session.scalar(
+        select(Region.code)
+        .where(Region.level == 5, scope.region_clause(Region.code))
+        .order_by(Region.code)
+        .limit(1)
+    )
+
+
+@bp.route("/templates/<kind>.xlsx")
+@requires("data.import")
+def template(kind: str):
+    """下载模板: the header row, an example row, text ID column, dropdowns, 填写说明."""
+    if kind not in ops.IMPORTERS:
+        abort(404)
+    content = templates.build(kind, _first_community(_actor()))
+    return send_file(
+        io.BytesIO(content),
+        as_attachment=True,
+        download_name=templates.filename(kind),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 BATCH_STATES = {"queued": "排队中", "running": "处理中", "succeeded": "已完成", "failed": "失败"}
