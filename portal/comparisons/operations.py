@@ -202,7 +202,8 @@ def run_comparison(job, progress) -> str:
         run.message = (
             f"比对 {run.persons} 人（排除 {run.excluded}，应参保 {must}，已参保 {run.insured}，"
             f"参保率 {rate}）：新建未参保档案 {run.opened}，因参保关闭 {run.closed}，"
-            f"重新打开 {run.reopened}，结转上年度 {run.carried}，拒保人员重新走访 {run.returned}。"
+            f"重新打开 {run.reopened}，结转上年度 {run.carried}，拒保人员重新走访 {run.returned}，"
+            f"随人迁移 {run.moved}；身份信息不一致 {run.mismatched} 人。"
         )
         if run.forced and run.checks:
             run.message = "（已确认异常后运行）" + run.message
@@ -257,30 +258,24 @@ def _work_table(gov: str, local_date_of_exclusion: str) -> str:
     - `action`: the state change of the year (open, confirm_enrolled, reopen) or none.
     """
     base = (
-        "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
-        "p.insured_scheme AS old_scheme, p.insured_region_code AS old_region, "
-        "p.excluded_reason AS old_excluded, e.scheme, e.insured_region, "
-        "COALESCE(e.covered, 0) AS covered, COALESCE(e.grace, 0) AS grace, "
-        "CASE WHEN e.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, "
-        "COALESCE(e.mismatched, 0) AS mismatched, "
+        "SELECT r.person_id, r.region_code, r.old_status, r.old_scheme, r.old_region, "
+        "r.old_excluded, r.scheme, r.insured_region, r.covered, r.grace, "
+        "CASE WHEN r.lapsed = 1 THEN 'lapsed' ELSE 'uninsured' END AS file_type, r.mismatched, "
         # Excluded, unless a normal record began after the exclusion: alive and insured after all.
-        "CASE WHEN p.excluded_reason IS NOT NULL AND COALESCE(e.resumed, 0) = 0 THEN 1 ELSE 0 "
-        "END AS excluded, "
-        "CASE WHEN p.excluded_reason IS NOT NULL AND e.resumed = 1 THEN 1 ELSE 0 END AS resumed, "
-        f"{gov} AS government_paid, "
+        "CASE WHEN r.old_excluded IS NOT NULL AND r.resumed = 0 THEN 1 ELSE 0 END AS excluded, "
+        "CASE WHEN r.old_excluded IS NOT NULL AND r.resumed = 1 THEN 1 ELSE 0 END AS resumed, "
+        "r.government_paid, "
         "f.id AS this_id, f.state AS this_state, f.close_cause AS this_cause, "
         "f.assignee_id AS this_assignee, "
         "pf.id AS earlier_id, pf.year AS earlier_year, pf.state AS earlier_state, "
         "pf.assignee_id AS earlier_assignee, "
         "CASE WHEN other.year > :year THEN 1 ELSE 0 END AS ahead "
-        f"FROM person p LEFT JOIN ({_records_of_persons(local_date_of_exclusion)}) e "
-        "ON e.person_id = p.id "
-        "LEFT JOIN person_file f ON f.person_id = p.id AND f.year = :year "
+        f"FROM ({_persons_and_records(gov, local_date_of_exclusion)}) r "
+        "LEFT JOIN person_file f ON f.person_id = r.person_id AND f.year = :year "
         "LEFT JOIN (SELECT person_id, MAX(year) AS year FROM person_file WHERE year <> :year "
-        "GROUP BY person_id) other ON other.person_id = p.id "
-        "LEFT JOIN person_file pf ON pf.person_id = p.id AND pf.year = other.year "
-        "AND other.year < :year "
-        f"WHERE {_population('p')}"
+        "GROUP BY person_id) other ON other.person_id = r.person_id "
+        "LEFT JOIN person_file pf ON pf.person_id = r.person_id AND pf.year = other.year "
+        "AND other.year < :year"
     )
     carry = " ".join(
         f"WHEN {in_sources(action, 'b.earlier_state')} THEN '{action}'" for action in CARRYING
@@ -371,16 +366,18 @@ def compare(
 
     # The local (China) date of an exclusion: a record that begins after it clears it.
     if postgres:
-        exclusion_day = "CAST(p2.excluded_at + INTERVAL '8 hours' AS DATE)"
+        exclusion_day = "CAST(p.excluded_at + INTERVAL '8 hours' AS DATE)"
     else:
-        exclusion_day = "DATE(p2.excluded_at, '+8 hours')"
+        exclusion_day = "DATE(p.excluded_at, '+8 hours')"
     work_mem = raise_work_mem(connection)  # hash joins of a million rows
     execute(f"DROP TABLE IF EXISTS {WORK}")
     execute(
         f"CREATE TEMPORARY TABLE {WORK} AS {_work_table(is_government_paid('p'), exclusion_day)}"
     )
     if postgres:
-        execute(f"ANALYZE {WORK}")  # a temporary table has no statistics until analyzed
+        # A temporary table has no statistics until analyzed: those of the columns the
+        # statements below join and filter on are enough (the others only cost time).
+        execute(f"ANALYZE {WORK} (person_id, file_id, action, carry, resumed, old_status)")
     townships, totals = township_figures(connection, params)
     result = {name: totals.get(name, 0) for name in RESULT_FIELDS}
     result |= {"townships": townships, "checks": None, "refused": False, "resumed": 0}
@@ -553,7 +550,7 @@ def _population(alias: str) -> str:
 # here, when the comparison runs: the order the lists came in does not matter.
 APPLIES = (
     "(e.vouched_prefix IS NULL OR "
-    "SUBSTR(p2.region_code, 1, LENGTH(e.vouched_prefix)) = e.vouched_prefix)"
+    "SUBSTR(p.region_code, 1, LENGTH(e.vouched_prefix)) = e.vouched_prefix)"
 )
 # Insured in insurance year N: a normal record whose period overlaps N's coverage period
 # (years.periods.Calendar.coverage_period: the calendar year).
@@ -573,29 +570,33 @@ def _normalized_name(column: str) -> str:
     return expression
 
 
-def _records_of_persons(exclusion_day: str) -> str:
-    """One row per person of the region holding a record that applies to them: covered this
-    year, its scheme and insured place (one in the person's own county first), lapsed or in the
-    3-month grace (an employee whose contributions stopped), whether a record names the person
-    otherwise than the register (身份信息不一致), and whether a normal record began after the
-    day the person was excluded (`exclusion_day`, SQL: the local date of p2.excluded_at)."""
+def _persons_and_records(gov: str, exclusion_day: str) -> str:
+    """One row per person of the region (one scan of person, one join with the records that
+    apply to them, grouped by person): covered this year, its scheme and insured place (one in
+    the person's own county first), lapsed or in the 3-month grace (an employee whose
+    contributions stopped), whether a record names the person otherwise than the register
+    (身份信息不一致), and whether a normal record began after the day the person was excluded
+    (`exclusion_day`, SQL: the local date of p.excluded_at)."""
     counting = f"CASE WHEN {COUNTING} THEN"
     stopped = "e.scheme = 'employee' AND e.status <> 'normal' AND e.end_date"
-    own_county = "SUBSTR(e.region_code, 1, 6) = SUBSTR(p2.region_code, 1, 6)"
+    own_county = "SUBSTR(e.region_code, 1, 6) = SUBSTR(p.region_code, 1, 6)"
+    # Grouped by the primary key: the person's own columns may be selected as they are.
     return (
-        "SELECT p2.id AS person_id, "
+        "SELECT p.id AS person_id, p.region_code, p.insured_status AS old_status, "
+        "p.insured_scheme AS old_scheme, p.insured_region_code AS old_region, "
+        f"p.excluded_reason AS old_excluded, {gov} AS government_paid, "
         f"MAX({counting} 1 ELSE 0 END) AS covered, "
         f"MIN({counting} e.scheme END) AS scheme, "
         f"COALESCE(MIN({counting} CASE WHEN {own_county} THEN e.region_code END END), "
         f"MIN({counting} e.region_code END)) AS insured_region, "
         f"MAX(CASE WHEN {stopped} < :cutoff THEN 1 ELSE 0 END) AS lapsed, "
         f"MAX(CASE WHEN {stopped} >= :cutoff THEN 1 ELSE 0 END) AS grace, "
-        "MAX(CASE WHEN e.name <> '' AND e.name <> p2.name "
-        f"AND e.name <> {_normalized_name('p2.name')} THEN 1 ELSE 0 END) AS mismatched, "
-        "MAX(CASE WHEN e.status = 'normal' AND p2.excluded_at IS NOT NULL "
+        "MAX(CASE WHEN e.name <> '' AND e.name <> p.name "
+        f"AND e.name <> {_normalized_name('p.name')} THEN 1 ELSE 0 END) AS mismatched, "
+        "MAX(CASE WHEN e.status = 'normal' AND p.excluded_at IS NOT NULL "
         f"AND e.start_date > {exclusion_day} THEN 1 ELSE 0 END) AS resumed "
-        "FROM person p2 JOIN enrollment e ON e.id_number = p2.id_number "
-        f"WHERE {_population('p2')} AND {APPLIES} GROUP BY p2.id"
+        f"FROM person p LEFT JOIN enrollment e ON e.id_number = p.id_number AND {APPLIES} "
+        f"WHERE {_population('p')} GROUP BY p.id"
     )
 
 
