@@ -139,6 +139,26 @@ def test_unrelated_or_ambiguous_headers_are_not_mapped(header):
     assert match_header(header) is None
 
 
+def test_a_header_that_reads_as_two_fields_is_left_for_the_mapping_step(monkeypatch):
+    """Were 户 and 籍 prefixes of their own, 户籍社区 could be the community (户 + 籍 + 社区) or
+    the registered place (户籍 + 社区): equally long names, two fields, no guess."""
+    from portal.imports import columns
+
+    rules = {**columns._PREFIX_RULES, "户": {"region": "region"}, "籍": {"region": "region"}}
+    monkeypatch.setattr(columns, "_PREFIX_RULES", rules)
+    for cached in (columns._match_key, columns._through_prefixes):
+        cached.cache_clear()
+    try:
+        assert match_header("户籍社区") is None
+        cmap = map_columns(["姓名", "身份证号", "户籍社区"], HOUSEHOLD)
+        assert cmap.missing == ("region",) and cmap.unused == ((2, "户籍社区"),)
+    finally:
+        monkeypatch.undo()
+        for cached in (columns._match_key, columns._through_prefixes):
+            cached.cache_clear()
+    assert match_header("户籍社区").field == "hukou_region"
+
+
 def test_insured_registered_and_residence_places_are_never_confused():
     header = ["姓名", "身份证号", "参保地", "户籍地", "居住地", "所在社区", "参保险种"]
     insured = map_columns(header, INSURED)

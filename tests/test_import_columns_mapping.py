@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from portal.imports.models import ColumnMapping, ImportBatch
 from portal.persons.models import Person
 from tests.helpers import fetch
+from tests.test_import_parallel import forked  # noqa: F401 - the fixture
 from tests.test_imports import make_id, run_jobs, upload_kind
 
 HEADER = ["序号", "姓名", "公民身份号码", "所在网格", "联系电话"]
@@ -153,3 +154,20 @@ def test_the_mapping_step_is_scoped_like_the_batch(app, login):
     for username, status in (("fc_supervisor", 403), ("fc_grid1", 403), ("js_auditor", 403)):
         assert login(username).post(f"/imports/{first}/columns", data=data).status_code == status
     assert fetch(app, select(func.count()).select_from(ColumnMapping)) == [0]
+
+
+def test_the_forked_readers_of_a_big_file_use_the_chosen_mapping(app, login, forked):  # noqa: F811
+    """On PostgreSQL a big file is read by a loader and its readers: the refusal reaches the
+    mapping step from the loader, and the mapping chosen reaches every reader."""
+    rows = [(n, f"人{n}", make_id("19700101", n), "320923001001", None) for n in range(1, 41)]
+    client = login("fn_staff")
+    first = upload_household(client, grid_workbook(rows))
+    run_jobs(app)
+    assert forked == ["started"]  # refused by the loader
+    assert batch(app, first).state == "failed"
+    assert "D列：所在网格" in client.get(f"/imports/{first}/columns").get_data(as_text=True)
+    client.post(f"/imports/{first}/columns", data={"name": "1", "id_number": "2", "region": "3"})
+    run_jobs(app)
+    done = batch(app, first)
+    assert done.state == "succeeded" and (done.created, done.rejected) == (40, 0), done.message
+    assert forked[-1] == 2  # two bands, each read by its own process with the chosen columns

@@ -199,6 +199,10 @@ def build(kind_code: str, community: str | None = None, today: date | None = Non
             "识别不了的列，上传后可在页面上选择对应关系。",
         ]
     )
+    if kind_code == "key_population":
+        notes.append(
+            ["", "", "重点人群名单标记已在人员档案中的人员：请先导入户籍人口或常住人口名单。"]
+        )
     notes.column_dimensions["A"].width = 16
     notes.column_dimensions["B"].width = 20
     notes.column_dimensions["C"].width = 80
