@@ -171,3 +171,29 @@ def test_the_forked_readers_of_a_big_file_use_the_chosen_mapping(app, login, for
     done = batch(app, first)
     assert done.state == "succeeded" and (done.created, done.rejected) == (40, 0), done.message
     assert forked[-1] == 2  # two bands, each read by its own process with the chosen columns
+
+
+def test_values_our_error_workbook_neutralised_come_back_as_they_were(app, login):
+    """A rejected row whose address starts with - goes into the error workbook as '-…; corrected
+    there and imported again, the address is stored without the quote."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["姓名", "身份证号码", "所属社区", "联系电话", "现住址"])
+    ws.append(["张一", IDS[0], "320923001001", "12345", "-3层（地下）"])  # a bad phone
+    ws.append(["张二", IDS[1], "320923001001", None, "@兴阜路1号"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    client = login("fn_staff")
+    first = upload_household(client, buffer.getvalue())
+    run_jobs(app)
+    assert batch(app, first).rejected == 1
+    sheet = load_workbook(io.BytesIO(client.get(f"/imports/{first}/errors.xlsx").data)).active
+    assert sheet["G2"].value == "'-3层（地下）"
+    sheet["F2"] = "13800000000"  # corrected; the two added columns are left in place
+    corrected = io.BytesIO()
+    sheet.parent.save(corrected)
+    second = upload_household(client, corrected.getvalue())
+    run_jobs(app)
+    assert batch(app, second).created == 1, batch(app, second).message
+    stored = fetch(app, select(Person.address).where(Person.id_number.in_(IDS[:2])))
+    assert sorted(stored, key=str) == sorted(["-3层（地下）", "@兴阜路1号"]), stored
