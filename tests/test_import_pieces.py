@@ -122,8 +122,8 @@ def test_rows_without_numbers_are_not_cut(tmp_path):
 
 def _big_register(app, outsider: str) -> bytes:
     """200 people (Excel rows 3-202, cut at about row 100); in piece 1, row 150 is a person
-    already managed outside Funing, row 180 repeats row 20 and row 190 has a bad check
-    character."""
+    a resident list places outside Funing (a register does not take them over), row 180
+    repeats row 20 and row 190 has a bad check character."""
     rows = _people(200)
     rows[150 - 3][2] = outsider
     rows[180 - 3][2] = rows[20 - 3][2]
@@ -132,7 +132,7 @@ def _big_register(app, outsider: str) -> bytes:
     with database(app) as session:
         session.add(
             Person(id_number=outsider, name="外县人", sex="1", birth_date=date(1945, 1, 1),
-                   region_code="320902001001", in_register=True)
+                   region_code="320902001001", in_register=True, in_resident_list=True)
         )  # fmt: skip
     return _workbook(rows)
 
@@ -172,7 +172,7 @@ def test_an_import_through_pieces_counts_and_refuses_as_in_one_process(
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
     got = [r[:4] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert [(n, name) for n, _, _, name in got] == [(150, "人148"), (180, "人178"), (190, "人188")]
-    assert "辖区外的320902001001" in got[0][1]
+    assert "居住在辖区外的" in got[0][1] and "320902001001" in got[0][1]
     assert "与本文件第20行是同一人" in got[1][1]
     assert "校验位错误" in got[2][1]
     assert fetch(app, select(func.count()).select_from(Person)) == [198]
