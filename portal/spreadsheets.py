@@ -37,7 +37,7 @@ def _workbook(
     sheet = workbook.create_sheet(title)
     for index, width in (widths or {}).items():
         sheet.column_dimensions[get_column_letter(index)].width = width
-    _column_styles(sheet, text_columns, wrap_columns)
+    _style_columns(sheet, _style_plan(text_columns, wrap_columns))
     header_cells = []
     for text in headers:
         cell = WriteOnlyCell(sheet, value=neutralize(text))
@@ -62,8 +62,9 @@ def write_table(
 
     `text_columns` (0-based): formatted as text ('@'), the column and its cells, so that an ID
     number typed or corrected there keeps its 18 digits. `wrap_columns`: cells wrapped."""
+    text_columns, wrap_columns = tuple(text_columns), tuple(wrap_columns)
     workbook, sheet = _workbook(title, headers, widths, text_columns, wrap_columns)
-    styled = _column_styles(sheet, text_columns, wrap_columns)
+    styled = _style_plan(text_columns, wrap_columns)
     count = 0
     for row in rows:
         values = [neutralize(v) for v in row]
@@ -76,17 +77,21 @@ def write_table(
     return count
 
 
-def _column_styles(sheet, text_columns, wrap_columns) -> dict[int, tuple[str | None, bool]]:
-    """0-based column → (number format, wrap) for the styled columns; the columns' own style
-    too (what Excel gives a cell typed there later)."""
-    from openpyxl.styles import Alignment
-    from openpyxl.utils import get_column_letter
-
+def _style_plan(text_columns, wrap_columns) -> dict[int, tuple[str | None, bool]]:
+    """0-based column → (number format, wrap) for the styled columns."""
     styled: dict[int, tuple[str | None, bool]] = {}
     for index in text_columns:
         styled[index] = ("@", styled.get(index, (None, False))[1])
     for index in wrap_columns:
         styled[index] = (styled.get(index, (None, False))[0], True)
+    return styled
+
+
+def _style_columns(sheet, styled: dict[int, tuple[str | None, bool]]) -> None:
+    """The columns' own style: what Excel gives a cell typed there later (before any row)."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
     for index, (number_format, wrap) in styled.items():
         dimension = sheet.column_dimensions[get_column_letter(index + 1)]
         if not dimension.customWidth:  # openpyxl writes no <col>, nor its style, without one
@@ -95,7 +100,6 @@ def _column_styles(sheet, text_columns, wrap_columns) -> dict[int, tuple[str | N
             dimension.number_format = number_format
         if wrap:
             dimension.alignment = Alignment(wrap_text=True, vertical="top")
-    return styled
 
 
 def _styled_row(sheet, values: list, styled: dict[int, tuple[str | None, bool]]) -> list:
