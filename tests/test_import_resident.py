@@ -47,7 +47,7 @@ def resident_workbook() -> bytes:
     return buffer.getvalue()
 
 
-def _on_file(app, id_number, region_code, **flags):
+def _on_file(app, id_number, region_code, **fields):
     with database(app) as session:
         session.add(
             Person(
@@ -56,7 +56,7 @@ def _on_file(app, id_number, region_code, **flags):
                 sex="1",
                 birth_date=date(1970, 1, 1),
                 region_code=region_code,
-                **flags,
+                **fields,
             )
         )
 
@@ -66,8 +66,10 @@ def _person(app, id_number) -> Person:
 
 
 def _import_register_then_residents(app, login):
-    _on_file(app, OUTSIDER, "320902001001", in_register=True)
-    _on_file(app, UNLISTED, "320923001001")
+    _on_file(
+        app, OUTSIDER, "320902001001", in_register=True, phone="13800000021", address="亭湖某路"
+    )
+    _on_file(app, UNLISTED, "320923001001", phone="13800000031")
     client = login("fn_staff")
     upload(client, household_workbook())
     run_jobs(app)
@@ -100,6 +102,8 @@ def test_resident_list_counts_rejections_and_moves_the_managing_community(app, l
     )
     taken_over = _person(app, OUTSIDER)
     assert (taken_over.region_code, taken_over.in_resident_list) == ("320923001001", True)
+    # What Tinghu recorded and the list leaves empty is not handed over with the person.
+    assert (taken_over.phone, taken_over.address) == (None, None)
     sheet = load_workbook(io.BytesIO(client.get(f"/imports/{batch.id}/errors.xlsx").data)).active
     rejected = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert [n for n, _ in rejected] == [6, 7, 8]
@@ -183,3 +187,29 @@ def test_the_resident_list_from_the_command_line(app, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "新增 4" in result.output and "退回 3" in result.output
+
+
+def test_an_empty_phone_keeps_ours_but_hands_over_nothing_another_region_recorded(app, login):
+    ours, theirs = make_id("19660606", 41), make_id("19660606", 51, region="320902")
+    _on_file(app, ours, "320923001001", in_register=True, phone="13800000041", address="阜城1号")
+    _on_file(app, theirs, "320902001001", in_register=True, phone="13800000051", address="亭湖1号")
+    wb = Workbook()
+    wb.active.append(["姓名", "公民身份号码", "联系电话", "所在社区", "现住址"])
+    wb.active.append(["本县人", ours, None, "320923001002", None])
+    wb.active.append(["迁入人", theirs, None, "320923001002", None])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    upload_kind(login("fn_staff"), "resident", buffer.getvalue(), name="常住人口.xlsx")
+    run_jobs(app)
+    assert latest_batch(app).updated == 2
+    kept, taken_over = _person(app, ours), _person(app, theirs)
+    assert (kept.region_code, kept.phone, kept.address) == (
+        "320923001002",
+        "13800000041",
+        "阜城1号",
+    )
+    assert (taken_over.region_code, taken_over.phone, taken_over.address) == (
+        "320923001002",
+        None,
+        None,
+    )

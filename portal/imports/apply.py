@@ -181,16 +181,25 @@ def serialize(connection: Connection, key: int) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _new(column: str, incoming: str, current: str, list_flag: str) -> str:
+def _new(
+    column: str, incoming: str, current: str, list_flag: str, inside: Callable | None = None
+) -> str:
     """The value a column takes: an empty optional cell keeps what the file already had (a list
     without phones must not erase the phone a grid worker recorded); the household register does
     not move a person the resident list (常住人口) places in a community: that list says where
-    they live (community and address), the register only where they are registered."""
+    they live (community and address), the register only where they are registered.
+
+    `inside(alias)`: SQL saying that the person's current region lies in the importing scope.
+    A person taken over from outside it keeps nothing the list leaves empty: the phone and
+    address another region recorded are not handed to whoever lists the person's ID number."""
     if column in LIVING_PLACE and list_flag == "in_register":
-        value = _new(column, incoming, current, "in_resident_list")
+        value = _new(column, incoming, current, "in_resident_list", inside)
         return f"CASE WHEN {current}.in_resident_list THEN {current}.{column} ELSE {value} END"
     if column in KEPT_WHEN_EMPTY:
-        return f"COALESCE({incoming}.{column}, {current}.{column})"
+        kept = f"COALESCE({incoming}.{column}, {current}.{column})"
+        if inside is None:
+            return kept
+        return f"CASE WHEN {inside(current)} THEN {kept} ELSE {incoming}.{column} END"
     return f"{incoming}.{column}"
 
 
@@ -226,9 +235,16 @@ def apply_household(
     serialize(connection, PERSON_LOCK)
     if list_flag == "in_register":
         _refuse_residents_held_outside(connection, scope, result)
-    changed_any = " OR ".join(
-        _distinct(f"p.{c}", _new(c, "s", "p", list_flag), postgres) for c in COMPARED
-    )
+
+    def inside(alias: str) -> str:
+        return scope.clause(literal_column(f"{alias}.region_code", String())).compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+
+    def new(column: str, incoming: str, current: str) -> str:
+        return _new(column, incoming, current, list_flag, inside)
+
+    changed_any = " OR ".join(_distinct(f"p.{c}", new(c, "s", "p"), postgres) for c in COMPARED)
     counts = connection.execute(
         text(
             f"SELECT COUNT(*) FILTER (WHERE p.id IS NULL), "
@@ -245,8 +261,8 @@ def apply_household(
         diff = (
             "jsonb_strip_nulls(jsonb_build_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p', list_flag), True)} "
-                f"THEN jsonb_build_array(p.{c}, {_new(c, 's', 'p', list_flag)}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', new(c, 's', 'p'), True)} "
+                f"THEN jsonb_build_array(p.{c}, {new(c, 's', 'p')}) END"
                 for c in COMPARED
             )
             + "))"
@@ -255,8 +271,8 @@ def apply_household(
         diff = (
             "json_patch('{}', json_object("
             + ", ".join(
-                f"'{c}', CASE WHEN {_distinct(f'p.{c}', _new(c, 's', 'p', list_flag), False)} "
-                f"THEN json_array(p.{c}, {_new(c, 's', 'p', list_flag)}) END"
+                f"'{c}', CASE WHEN {_distinct(f'p.{c}', new(c, 's', 'p'), False)} "
+                f"THEN json_array(p.{c}, {new(c, 's', 'p')}) END"
                 for c in COMPARED
             )
             + "))"
@@ -273,13 +289,12 @@ def apply_household(
     columns = ", ".join(FIELDS)
     flags = ", ".join(str(f == list_flag).upper() for f in LIST_FLAGS)
     if postgres:
-        _write_persons_postgres(connection, result, list_flag, columns, flags, params)
+        _write_persons_postgres(connection, result, list_flag, columns, flags, params, new)
         _follow(connection, result, batch_id, user_id)
         return result
-    assignments = ", ".join(f"{c} = {_new(c, 'excluded', 'person', list_flag)}" for c in COMPARED)
+    assignments = ", ".join(f"{c} = {new(c, 'excluded', 'person')}" for c in COMPARED)
     changed_excluded = " OR ".join(
-        _distinct(f"person.{c}", _new(c, "excluded", "person", list_flag), postgres)
-        for c in COMPARED
+        _distinct(f"person.{c}", new(c, "excluded", "person"), postgres) for c in COMPARED
     )
     connection.execute(
         _timed(
@@ -365,7 +380,13 @@ def _follow(connection: Connection, result: ApplyResult, batch_id: int, user_id)
 
 
 def _write_persons_postgres(
-    connection: Connection, result: ApplyResult, list_flag: str, columns: str, flags: str, params
+    connection: Connection,
+    result: ApplyResult,
+    list_flag: str,
+    columns: str,
+    flags: str,
+    params,
+    new: Callable[[str, str, str], str],
 ) -> None:
     """The upsert as an UPDATE of the changed persons and a plain INSERT of the new ones, each
     only when the counts say there are any; a new person carries the batch that created it
@@ -375,9 +396,9 @@ def _write_persons_postgres(
     Safe without ON CONFLICT: persons are only created by batches holding PERSON_LOCK (taken by
     the caller), so none can appear between the counts and the INSERT."""
     if result.updated:
-        assignments = ", ".join(f"{c} = {_new(c, 's', 'person', list_flag)}" for c in COMPARED)
+        assignments = ", ".join(f"{c} = {new(c, 's', 'person')}" for c in COMPARED)
         changed = " OR ".join(
-            _distinct(f"person.{c}", _new(c, "s", "person", list_flag), True) for c in COMPARED
+            _distinct(f"person.{c}", new(c, "s", "person"), True) for c in COMPARED
         )
         connection.execute(
             _timed(
