@@ -273,3 +273,13 @@ def test_the_comparison_region_of_a_run_is_the_persons_county(ctx):
     a_file(A, 2026, "assigned")
     assert run(year=2027)["persons"] == 0
     assert files_of(A) == [(2026, "assigned", None)]
+
+
+def test_the_history_names_the_year_and_the_exclusion_in_chinese():
+    from portal.persons.queries import FIELD_LABELS, format_value
+
+    assert FIELD_LABELS["year"] == "参保年度"
+    assert FIELD_LABELS["excluded_reason"] == "不计入应参保人员"
+    assert format_value("excluded_reason", "deceased", False, {}) == "死亡"
+    assert format_value("excluded_reason", None, False, {}) == "（空）"
+    assert format_value("in_resident_list", True, False, {}) == "是"

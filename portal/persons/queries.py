@@ -72,6 +72,8 @@ FIELD_LABELS = {
     "visit_outcome": "走访结果",
     "review": "审核结果",
     "review_comment": "审核意见",
+    "year": "参保年度",
+    "excluded_reason": "不计入应参保人员",
 }
 SECRET_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
 REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code", "file_region"}
@@ -418,7 +420,7 @@ def format_value(
         return SEX_LABELS.get(str(value), str(value))
     if field == "key_populations":
         return "、".join(k.label for k in key_populations(int(value))) or "无"
-    if field in ("e_credential", "in_register"):
+    if field in ("e_credential", "in_register", "in_resident_list"):
         return "是" if value in (True, 1, "1", "true") else "否"
     if field == "insured_status":
         return codes.INSURED_STATUS_LABELS.get(value, str(value))
@@ -428,6 +430,8 @@ def format_value(
         return STATE_LABELS.get(value, str(value))
     if field == "reason_code":
         return codes.REASON_LABELS.get(value, str(value))
+    if field == "excluded_reason":
+        return codes.EXCLUSION_REASON_LABELS.get(value, str(value))
     return str(value)
 
 
