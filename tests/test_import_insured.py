@@ -158,6 +158,24 @@ def test_an_extract_with_an_empty_name_column_imports_every_valid_row(app, login
     assert batch.matched == 0 and "另有 18 条记录暂未对应本区划名册中的人员" in batch.message
 
 
+def test_an_extract_without_a_name_column_at_all_imports_too(app, login):
+    header = ["公民身份号码", "险种", "参保地代码"]
+    rows = [(HOME, "居民医保", "320923"), (TING, "职工医保", "320902")]
+    upload_kind(login("fn_staff"), "insured", workbook(header, rows))
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.state, batch.created, batch.rejected) == ("succeeded", 2, 0), batch.message
+    assert [r.name for r in records(app)] == [None, None]
+
+
+def test_a_lapsed_list_without_a_name_column_imports_too(app, login):
+    header = ["身份证号", "停保日期", "参保地"]
+    upload_kind(login("fn_staff"), "lapsed", workbook(header, [(HOME, "2025-01-31", "320902")]))
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.state, batch.rejected) == ("succeeded", 0), batch.message
+
+
 def test_the_batch_counts_records_and_the_persons_of_the_region_they_name(app, login):
     client = login("fn_staff")
     upload(client, register())

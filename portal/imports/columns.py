@@ -490,8 +490,11 @@ RESIDENT = ListKind(
 INSURED = ListKind(
     "insured",
     "参保人员",
-    required=("id_number", "name", "scheme"),
+    # The ID number is the key: national extracts often come without names (or with an empty
+    # column); a name, when given, is checked against the register (identity mismatch).
+    required=("id_number", "scheme"),
     optional=(
+        "name",
         "insured_region",
         "start_date",
         "end_date",
@@ -515,9 +518,10 @@ KEY_POPULATION = ListKind(
 LAPSED = ListKind(
     "lapsed",
     "断缴人员",
-    required=("id_number", "name"),
+    required=("id_number",),
     required_any=(("stop_date", "last_paid_month"),),
     optional=(
+        "name",
         "employer",
         "scheme",
         "insured_region",
