@@ -124,6 +124,49 @@ def get_batch_or_404(batch_id: int, actor) -> ImportBatch:
     return batch
 
 
+def job_of(batch: ImportBatch):
+    """The batch's job, or None."""
+    from portal.jobs.models import Job
+
+    return db.session.get(Job, batch.job_id) if batch.job_id else None
+
+
+def retry_batch(batch: ImportBatch):
+    """Queue a failed batch's job again (no commit); its job, or ImportRefused (Chinese)."""
+    job = job_of(batch)
+    if job is None:
+        raise ImportRefused("该批次没有可重试的任务。")
+    try:
+        queue.retry(job)
+    except queue.JobError as exc:
+        raise ImportRefused(str(exc)) from exc
+    batch.state, batch.message, batch.finished_at = "queued", None, None
+    return job
+
+
+def read_with_mapping(actor, batch: ImportBatch, refusal, list_kind, chosen: dict) -> dict:
+    """The mapping step: check the columns the user chose for each field, remember them for
+    files with the same header row, and read the stored upload again with them (no commit).
+    Raises mappings.MappingRefused or ImportRefused with a Chinese message."""
+    fields = mappings.check(list_kind, chosen, len(refusal.headers))
+    job = retry_batch(batch)
+    mappings.save(actor, batch.kind, refusal.signature, fields)
+    job.payload = {
+        **(job.payload or {}),
+        "columns": {"signature": refusal.signature, "fields": fields},
+    }
+    audit.record(
+        "data.import",
+        actor=actor,
+        target_type="import_batch",
+        target_id=batch.id,
+        target_label=f"列对应关系 {batch.filename}",
+        region_code=batch.region_code,
+        detail={"what": "column_mapping", "kind": batch.kind, "fields": fields},
+    )
+    return fields
+
+
 def _batch_failed(job, message):
     batch = db.session.scalar(select(ImportBatch).where(ImportBatch.job_id == job.id))
     if batch is not None:

@@ -129,16 +129,11 @@ def retry(batch_id: int):
     if mappings.refusal_of(batch) is not None:  # the same file would be refused again
         flash("文件中有必需的列没能识别，请先选择各列对应关系。", "info")
         return redirect(url_for("imports.columns", batch_id=batch.id))
-    job = db.session.get(Job, batch.job_id) if batch.job_id else None
-    if job is None:
-        flash("该批次没有可重试的任务。", "error")
-        return redirect(url_for("imports.detail", batch_id=batch.id))
     try:
-        queue.retry(job)
-    except queue.JobError as exc:
+        ops.retry_batch(batch)
+    except ops.ImportRefused as exc:
         flash(str(exc), "error")
     else:
-        batch.state, batch.message = "queued", None
         flash("已重新排队处理。", "success")
     return redirect(url_for("imports.detail", batch_id=batch.id))
 
@@ -158,7 +153,7 @@ def columns(batch_id: int):
     the choice is remembered and the stored upload read again with it."""
     batch = ops.get_batch_or_404(batch_id, _actor())
     refusal = mappings.refusal_of(batch)
-    job = db.session.get(Job, batch.job_id) if batch.job_id else None
+    job = ops.job_of(batch)
     if refusal is None or job is None:
         flash("该批次无需选择列对应关系。", "info")
         return redirect(url_for("imports.detail", batch_id=batch.id))
@@ -172,27 +167,10 @@ def columns(batch_id: int):
             for name in list_kind.fields
         }
         try:
-            fields = mappings.check(list_kind, chosen, len(refusal.headers))
-            queue.retry(job)
-        except mappings.MappingRefused as exc:
-            error = str(exc)
-        except queue.JobError as exc:
+            ops.read_with_mapping(_actor(), batch, refusal, list_kind, chosen)
+        except (mappings.MappingRefused, ops.ImportRefused) as exc:
             error = str(exc)
         else:
-            mappings.save(_actor(), batch.kind, refusal.signature, fields)
-            job.payload = {
-                **(job.payload or {}),
-                "columns": {"signature": refusal.signature, "fields": fields},
-            }
-            batch.state, batch.message, batch.finished_at = "queued", None, None
-            audit.record(
-                "data.import",
-                target_type="import_batch",
-                target_id=batch.id,
-                target_label=f"列对应关系 {batch.filename}",
-                region_code=batch.region_code,
-                detail={"what": "column_mapping", "kind": batch.kind, "fields": fields},
-            )
             flash("已保存列对应关系，正在按所选的列重新读取已上传的文件。", "success")
             return redirect(url_for("imports.detail", batch_id=batch.id))
     return render_template(
