@@ -42,9 +42,11 @@ from portal.regions import codes as region_codes
 from portal.regions.models import Region
 from portal.timeutil import utcnow
 from portal.workflow.transitions import BY_ACTION, NO_FILE, sources
+from portal.years.periods import Calendar
 from portal.years.selection import current_year
 
 LAPSE_MONTHS = 3
+COVERAGE = Calendar()  # the coverage period does not depend on the collection period's dates
 WORK = "comparison_work"
 # The length of a township's prefix (PPCCDDTTT): the coverage per township groups by it.
 TOWNSHIP_PREFIX = region_codes.PREFIX_LENGTH[4]
@@ -354,8 +356,9 @@ def compare(
         "run": run_id,
         "user": user_id,
         "now": utcnow(),
-        "year_start": date(year, 1, 1),
-        "year_end": date(year, 12, 31),
+        # The days insurance year `year` covers (years/periods.py, the one definition).
+        "year_start": COVERAGE.coverage_period(year)[0],
+        "year_end": COVERAGE.coverage_period(year)[1],
         "cutoff": months_before(today, LAPSE_MONTHS),
         "prefix": f"{year}-",
         **{f"space{index}": space for index, space in enumerate(NAME_SPACES)},
