@@ -51,7 +51,7 @@ with app.app_context():
     db.session.flush()
     seconds = time.perf_counter() - started
     db.session.rollback()
-    print(f"{seconds:.2f}", result)
+    print(f"{seconds:.2f}", {k: v for k, v in result.items() if isinstance(v, int)})
 """
 
 
