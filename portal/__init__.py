@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as auth_bp
     from portal.audit.views import bp as audit_bp
     from portal.comparisons.views import bp as comparisons_bp
+    from portal.dashboard.views import bp as dashboard_bp
     from portal.desk.views import bp as desk_bp
     from portal.home.views import bp as home_bp
     from portal.imports.views import bp as imports_bp
@@ -78,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
         tasks_bp,
         desk_bp,
         years_bp,
+        dashboard_bp,
     ):
         app.register_blueprint(bp)
 

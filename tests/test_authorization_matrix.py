@@ -49,6 +49,10 @@ UNMASKERS = {"province_admin", "city_admin", "county_admin", "township_superviso
 # The desk (工作台): township supervisors and every staff level above them see, assign, review.
 DESK_USERS = IMPORTERS | {"township_supervisor"}
 MOVES_YEAR = date.today().year  # a year the year picker offers
+# Statistics (统计): staff of every level and township supervisors (admins inherit theirs);
+# never a grid worker (their own progress is 我的任务) nor the two officers. Exporting the
+# child table is the same people's report.export.
+STATS_USERS = IMPORTERS | {"township_supervisor"}
 
 
 @dataclass
@@ -311,6 +315,12 @@ MATRIX: dict[str, Route] = {
         404,
         data=lambda t: {"decision": "approve"},
         prepare=_pending_visit,
+    ),
+    # ---- statistics (统计) ----
+    "dashboard.index": Route("GET", lambda t: "/dashboard/", STATS_USERS, 302, 302),
+    "dashboard.region": Route("GET", lambda t: f"/dashboard/{t.region}", STATS_USERS, 200, 404),
+    "dashboard.export": Route(
+        "GET", lambda t: f"/dashboard/{t.region}/export.xlsx", STATS_USERS, 200, 404
     ),
     # ---- the grid worker's phone (我的任务) ----
     "tasks.index": Route(

@@ -1,0 +1,68 @@
+"""Exporting a region's child table to Excel: the page's columns, its order, a 合计 row, audited.
+
+Row 1 is the title (region, insurance year, the time of the figures), row 2 the column headers,
+then one row per child and the 合计 row, which is the parent's own figure set (the children sum
+exactly to it: portal.stats). Rates are written as percentages with one decimal, as shown.
+"""
+
+import uuid
+from pathlib import Path
+
+from portal.audit import operations as audit
+from portal.dashboard import table
+from portal.persons.export import exports_dir
+from portal.regions.models import Region
+from portal.spreadsheets import write_table
+from portal.stats.figures import child_figures, region_figures
+from portal.timeutil import format_local
+
+SHEET_TITLE = "下级区划参保情况"
+TOTAL_LABEL = "合计"
+
+
+def title_of(region: Region, year: int) -> str:
+    return f"{region.name}{year}参保年度下级区划参保情况"
+
+
+def headers() -> list[str]:
+    return ["区划", "区划代码", "排名", *(c.label for c in table.COLUMNS)]
+
+
+def _values(row: table.Row) -> list:
+    figures = row.figures
+    return [table.display(c, figures) if c.rate else c.value(figures) for c in table.COLUMNS]
+
+
+def sheet_rows(rows: list[table.Row], total: table.Row) -> list[list]:
+    """The header row, one row per child, and the 合计 row."""
+    body = [[r.region.name, r.region.code, r.rank, *_values(r)] for r in rows]
+    return [headers(), *body, [TOTAL_LABEL, total.region.code, None, *_values(total)]]
+
+
+def export_children(actor, region: Region, year: int, sort: table.Sort) -> tuple[Path, str]:
+    """Write the region's child table to a new temporary workbook; returns (path, title).
+
+    The caller has loaded the region through dashboard.regions (scope and export right checked);
+    it sends the file and deletes it."""
+    figures = region_figures(region.code, year)
+    rows = table.child_rows(child_figures(region.code, year), sort)
+    title = title_of(region, year)
+    heading = f"{title}（数据截至 {format_local(figures.as_of)}）"
+    path = exports_dir() / f"dashboard-{uuid.uuid4().hex}.xlsx"
+    write_table(
+        path,
+        SHEET_TITLE,
+        [heading],
+        sheet_rows(rows, table.Row(region, figures, None)),
+        {1: 24, 2: 14},
+    )
+    audit.record(
+        "export",
+        actor=actor,
+        target_type="region_figures",
+        target_id=region.code,
+        target_label=title,
+        region_code=region.code,
+        detail={"what": "dashboard", "year": year, "rows": len(rows), "sort": sort.key},
+    )
+    return path, title

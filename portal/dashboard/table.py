@@ -1,0 +1,313 @@
+"""Turning Figures into what the dashboard shows: headline cards, child rows, sorting, ranking,
+and where each count links.
+
+The columns are a table (COLUMNS): the page, its sort links and the Excel export all read it.
+Rank is by coverage among siblings, 1 the best; equal coverage shares a rank (1, 1, 3); a region
+without anyone to insure has no coverage and no rank.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import url_for
+
+from permissions import scope_for
+from portal.persons import codes
+from portal.persons.queries import GOVERNMENT_PAID, region_choices
+from portal.regions.models import Region
+from portal.timeutil import format_local, local_today, to_local
+
+COMMUNITY = 5
+NO_REASON_LABEL = "未填写原因"
+
+
+# --- reading one figure set -------------------------------------------------------------------
+# The one place that knows portal.stats' field names.
+
+
+def files_in(figures, state: str) -> int:
+    return int(figures.files.get(state, 0))
+
+
+def open_files(figures) -> int:
+    return figures.open_files
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the child table (and of the export)."""
+
+    key: str
+    label: str
+    value: Callable[[object], int | float | None]
+    rate: bool = False
+    # The persons list filter that lists exactly this count, where one exists.
+    persons_filter: dict | None = None
+    alarm: bool = False  # a non-zero value is a problem to see at once
+    # Whether the list is exact for these figures (see `without_exclusions`).
+    exact: Callable[[object], bool] = lambda f: True
+
+
+def without_exclusions(figures) -> bool:
+    """The persons list has no "must be insured" filter: a person taken out of the population
+    (死亡, 出国(境)定居, 参加其他保障) still reads 未参保 there, so a list by insured status equals
+    the figure only where nobody was excluded."""
+    return figures.excluded == 0
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("must_insure", "应参保", lambda f: f.must_insure),
+    Column(
+        "insured",
+        "已参保",
+        lambda f: f.insured,
+        persons_filter={"insured_status": "insured"},
+        exact=without_exclusions,
+    ),
+    Column("coverage", "参保率", lambda f: f.coverage, rate=True),
+    Column(
+        "uninsured",
+        "未参保",
+        lambda f: f.uninsured,
+        persons_filter={"insured_status": "uninsured"},
+        exact=without_exclusions,
+    ),
+    Column(
+        "government_paid_gap",
+        "重点人群缺口",
+        lambda f: f.government_paid_gap,
+        persons_filter={"key_population": GOVERNMENT_PAID, "insured_status": "uninsured"},
+        alarm=True,
+        exact=without_exclusions,
+    ),
+    Column("open_files", "在办档案", open_files),
+    Column(
+        "unassigned",
+        "待分配",
+        lambda f: files_in(f, "unassigned"),
+        persons_filter={"file_state": "unassigned"},
+    ),
+    Column(
+        "e_credential",
+        "电子凭证激活率",
+        lambda f: f.e_credential_rate,
+        rate=True,
+    ),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+NAME, RANK = "name", "rank"
+SORT_KEYS = {NAME, RANK, *COLUMN_BY_KEY}
+
+
+def format_rate(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def display(column: Column, figures) -> str:
+    value = column.value(figures)
+    if column.rate:
+        return format_rate(value)
+    return "—" if value is None else str(value)
+
+
+# --- sorting and ranking ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sort:
+    """`?sort=<column>&dir=asc|desc`; anything else is code order."""
+
+    key: str = NAME
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, key: str | None, direction: str | None) -> "Sort":
+        if key not in SORT_KEYS:
+            return cls()
+        return cls(key, direction == "desc")
+
+    def args(self, key: str) -> dict:
+        """The query arguments of a header link: the same column again flips the direction;
+        a new column starts with what a reader wants first (rank ascending, numbers highest)."""
+        if key == self.key:
+            return {"sort": key, "dir": "asc" if self.descending else "desc"}
+        first = "asc" if key in (NAME, RANK) else "desc"
+        return {"sort": key, "dir": first}
+
+    def marker(self, key: str) -> str:
+        if key != self.key:
+            return ""
+        return "▼" if self.descending else "▲"
+
+    def aria(self, key: str) -> str:
+        if key != self.key:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+
+@dataclass(frozen=True)
+class Row:
+    region: Region
+    figures: object
+    rank: int | None
+
+    def value(self, key: str):
+        if key == RANK:
+            return self.rank
+        if key == NAME:
+            return self.region.code
+        return COLUMN_BY_KEY[key].value(self.figures)
+
+
+def ranks(children: list[tuple[Region, object]]) -> dict[str, int]:
+    """Competition ranking by coverage, highest first; regions without coverage are unranked."""
+    rated = [(r.code, f.coverage) for r, f in children if f.coverage is not None]
+    return {code: 1 + sum(1 for _, other in rated if other > cov) for code, cov in rated}
+
+
+def child_rows(children: list[tuple[Region, object]], sort: Sort) -> list[Row]:
+    """One row per child, ranked, in the requested order (empty values last either way)."""
+    ranked = ranks(children)
+    rows = [Row(region, figures, ranked.get(region.code)) for region, figures in children]
+    rows.sort(key=lambda r: r.region.code)
+    present = [r for r in rows if r.value(sort.key) is not None]
+    missing = [r for r in rows if r.value(sort.key) is None]
+    present.sort(key=lambda r: r.value(sort.key), reverse=sort.descending)  # stable: code order
+    return present + missing
+
+
+# --- the headline -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """One figure with its label and the persons-list filter that lists it, if any."""
+
+    label: str
+    value: int
+    persons_filter: dict | None = None
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline figures of one region, named as the page shows them."""
+
+    register: int
+    resident_only: int
+    excluded: int
+    exclusions: list[Count]
+    must_insure: int
+    insured: int
+    coverage: float | None
+    uninsured: int
+    schemes: list[Count]
+    insured_local: int
+    insured_elsewhere: int
+    government_paid_must_insure: int
+    government_paid_insured: int
+    government_paid_gap: int
+    government_paid_coverage: float | None
+    e_credential: int
+    e_credential_rate: float | None
+    mismatches: int
+    reasons: list[Count]
+    states: list[Count]
+    open_files: int
+    as_of: str
+    # The persons-list filter of each headline count that one lists exactly (else None).
+    filters: dict[str, dict | None]
+
+
+def as_of_label(moment) -> str:
+    """HH:MM for figures of today (China time), the date as well for older ones."""
+    if moment is None:
+        return "—"
+    if to_local(moment).date() == local_today():
+        return format_local(moment, "%H:%M")
+    return format_local(moment)
+
+
+def headline(figures) -> Headline:
+    exact = without_exclusions(figures) or None
+    return Headline(
+        register=figures.register,
+        resident_only=figures.resident_only,
+        excluded=figures.excluded,
+        exclusions=[],
+        must_insure=figures.must_insure,
+        insured=figures.insured,
+        coverage=figures.coverage,
+        uninsured=figures.uninsured,
+        schemes=[
+            Count("职工医保", figures.insured_employee, exact and {"scheme": "employee"}),
+            Count("居民医保", figures.insured_resident, exact and {"scheme": "resident"}),
+        ],
+        insured_local=figures.insured_local,
+        insured_elsewhere=figures.insured_elsewhere,
+        government_paid_must_insure=figures.government_paid,
+        government_paid_insured=figures.government_paid_insured,
+        government_paid_gap=figures.government_paid_gap,
+        government_paid_coverage=figures.government_paid_coverage,
+        e_credential=figures.e_credential,
+        e_credential_rate=figures.e_credential_rate,
+        mismatches=figures.mismatched,
+        # The list's reason filter reads closed files too: these counts of open files stay plain.
+        reasons=[
+            Count(label, int(figures.open_reasons.get(code, 0))) for code, label in codes.REASONS
+        ]
+        + [Count(NO_REASON_LABEL, int(figures.open_reasons.get("none", 0)))],
+        states=[
+            Count(label, files_in(figures, code), {"file_state": code})
+            for code, label in codes.FILE_STATES
+        ],
+        open_files=open_files(figures),
+        as_of=as_of_label(figures.as_of),
+        filters={
+            "insured": exact and {"insured_status": "insured"},
+            "uninsured": exact and COLUMN_BY_KEY["uninsured"].persons_filter,
+            "government_paid_gap": exact and COLUMN_BY_KEY["government_paid_gap"].persons_filter,
+        },
+    )
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+class Links:
+    """Where a count links: the persons list with exactly that filter for a community the
+    actor's list can filter on (and only for the current insurance year: the list shows each
+    person's current file), else the region's own dashboard."""
+
+    def __init__(self, actor, year: int, *, linked_to_lists: bool):
+        self.year = year
+        self.linked_to_lists = linked_to_lists
+        self._listable: set[str] | None = None
+        self._actor = actor
+
+    def listable(self, region: Region) -> bool:
+        if not self.linked_to_lists:
+            return False
+        if self._listable is None:
+            _, choices = region_choices(scope_for(self._actor, "person.view"))
+            self._listable = {code for code, _ in choices}
+        return region.code in self._listable
+
+    def dashboard(self, region: Region) -> str:
+        return url_for("dashboard.region", region_code=region.code, year=self.year)
+
+    def persons(self, region: Region, persons_filter: dict) -> str:
+        return url_for("persons.index", region=region.code, **persons_filter)
+
+    def cell(self, region: Region, column: Column, figures) -> str | None:
+        """The link of one count of a child row (None: the count stays plain text)."""
+        if region.level != COMMUNITY:
+            return self.dashboard(region)
+        if column.persons_filter is None or not column.exact(figures):
+            return None
+        return self.headline_count(region, column.persons_filter)
+
+    def headline_count(self, region: Region, persons_filter: dict | None) -> str | None:
+        """A community's figure links to the list that holds exactly it, where one does."""
+        if region.level == COMMUNITY and persons_filter is not None and self.listable(region):
+            return self.persons(region, persons_filter)
+        return None

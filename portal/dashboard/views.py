@@ -1,0 +1,71 @@
+"""The dashboard pages (统计): a region's figures, its children side by side, their export."""
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from permissions import requires
+from portal.dashboard import export as dashboard_export
+from portal.dashboard import regions, table
+from portal.stats.figures import child_figures, region_figures
+from portal.timeutil import format_local, utcnow
+from portal.years.selection import current_year, selected_year
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+@bp.route("/")
+@requires(regions.ACTION)
+def index():
+    """The user's own top region."""
+    region = regions.home_region(_actor())
+    if region is None:
+        abort(404)
+    return redirect(url_for("dashboard.region", region_code=region.code))
+
+
+@bp.route("/<region_code>")
+@requires(regions.ACTION)
+def region(region_code: str):
+    actor = _actor()
+    place = regions.get_region_or_404(region_code, actor)
+    year = selected_year()
+    sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))
+    figures = region_figures(place.code, year)
+    children = child_figures(place.code, year)
+    links = table.Links(actor, year, linked_to_lists=year == current_year())
+    return render_template(
+        "dashboard/region.html",
+        region=place,
+        trail=regions.trail(place, actor),
+        year=year,
+        figures=figures,
+        headline=table.headline(figures),
+        rows=table.child_rows(children, sort),
+        total=table.Row(place, figures, None),
+        columns=table.COLUMNS,
+        display=table.display,
+        sort=sort,
+        links=links,
+        may_export=bool(children) and regions.may_export(actor, place),
+    )
+
+
+@bp.route("/<region_code>/export.xlsx")
+@requires(regions.EXPORT_ACTION)
+def export(region_code: str):
+    actor = _actor()
+    place = regions.get_exportable_region_or_404(region_code, actor)
+    year = selected_year()
+    sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))
+    path, title = dashboard_export.export_children(actor, place, year, sort)
+    name = f"{title}-{format_local(utcnow(), '%Y%m%d-%H%M')}.xlsx"
+    stream = path.open("rb")
+    size = path.stat().st_size
+    path.unlink()  # the open file stays readable until sent; no copy is left behind
+    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
+    response.content_length = size
+    return response
