@@ -112,6 +112,7 @@ def register_commands(app: Flask) -> None:
     from portal.imports.cli import import_command
     from portal.jobs.cli import worker_command
     from portal.regions.cli import regions_cli
+    from portal.stats.cli import stats_cli
     from portal.users.cli import users_cli
 
     app.cli.add_command(regions_cli)
@@ -120,3 +121,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(import_command)
     app.cli.add_command(compare_command)
+    app.cli.add_command(stats_cli)

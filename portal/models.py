@@ -7,11 +7,13 @@ from portal.imports.models import ColumnMapping, ImportBatch
 from portal.jobs.models import Job
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
+from portal.stats.models import CommunityFigures
 from portal.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
     "ColumnMapping",
+    "CommunityFigures",
     "ComparisonRun",
     "Enrollment",
     "Grant",

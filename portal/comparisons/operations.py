@@ -403,6 +403,9 @@ def compare(
         region_prefix=region.prefix,
     )
     restore_work_mem(connection, work_mem)
+    from portal.stats import maintain as stats  # (stats/ reads this module's rules)
+
+    stats.refresh(connection, prefix=region.prefix, years=[year])  # the figures
     return result
 
 

@@ -57,6 +57,7 @@ from portal.extensions import db
 from portal.persons.codes import OPEN_FILE_STATES
 from portal.persons.models import PersonChange, PersonFile
 from portal.regions.models import Region
+from portal.stats import maintain as stats
 from portal.timeutil import local_today, utcnow
 from portal.workflow.transitions import BY_ACTION, sources
 
@@ -481,6 +482,11 @@ def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
                     .where(PLAN.c.action.is_not(None))
                     .order_by(PLAN.c.file_id),
                 )
+            )
+            # The figures of the communities of the files changed.
+            stats.refresh_codes(
+                connection,
+                f"SELECT region_code FROM {PLAN.name} WHERE action IS NOT NULL",
             )
         connection.execute(text(f"DROP TABLE {PLAN.name}"))
     # Files already loaded in this session were changed behind its back: read them again.

@@ -242,4 +242,14 @@ IMPORTERS["lapsed"] = Importer(
     lapsed.stage_rows,
     _apply_lapsed,
 )
+# The staging table of each list kind (its persons by id_number): the communities whose figures
+# an import changes (stats/maintain.refresh_import).
+STAGE_TABLES = {
+    "household": apply.STAGE,
+    "resident": apply.STAGE,
+    "insured": enrollments.STAGE,
+    "key_population": key_populations.STAGE,
+    "lapsed": lapsed.STAGE,
+}
+assert set(STAGE_TABLES) == set(IMPORTERS)
 KIND_CHOICES = [(code, importer.list_kind.label) for code, importer in IMPORTERS.items()]

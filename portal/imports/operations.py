@@ -18,13 +18,19 @@ from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.imports import loader, mappings, reading, safety
-from portal.imports.kinds import IMPORTERS, KIND_CHOICES, Context  # noqa: F401 (re-exported)
+from portal.imports.kinds import (  # noqa: F401 (re-exported)
+    IMPORTERS,
+    KIND_CHOICES,
+    STAGE_TABLES,
+    Context,
+)
 from portal.imports.models import ImportBatch
 from portal.imports.validation import RegionResolver, Rejection
 from portal.jobs import queue
 from portal.persons.codes import KEY_POPULATION_BY_CODE
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
+from portal.stats import maintain as stats
 from portal.timeutil import utcnow
 
 KINDS = IMPORTERS
@@ -271,6 +277,7 @@ def _import_here(connection, path, file_kind, list_kind, importer, context, batc
         importer.stage_rows(connection, importer.validated(table.rows(), context, rejections, tick))
         progress(read, read, "正在写入数据库", force=True)
         result = importer.apply(connection, context, batch.id, actor.id)
+        stats.refresh_import(connection, stage=STAGE_TABLES[batch.kind], batch_id=batch.id)
         if result.rejected:  # refused after staging: their cells are read again
             wanted = dict(result.rejected)
             rejections += [
@@ -290,6 +297,7 @@ def _import_in_parallel(
         staged = it.stage(connection, progress)
         progress(staged.read, staged.read, "正在写入数据库", force=True)
         result = importer.apply(connection, context, batch.id, actor.id)
+        stats.refresh_import(connection, stage=STAGE_TABLES[batch.kind], batch_id=batch.id)
         wanted = dict(result.rejected + staged.duplicates)  # refused after staging
         raw = it.raw_rows(set(wanted)) if wanted else {}
         late = [Rejection(n, raw[n], reason) for n, reason in wanted.items()]

@@ -163,6 +163,10 @@ def follow_persons(
     moved = connection.execute(text(f"SELECT COUNT(*) FROM {PLAN}")).scalar() or 0
     if moved:
         _apply_plan(connection, postgres, params)
+        # The figures of the communities the files left and joined.
+        from portal.stats import maintain as stats  # (stats/ imports the comparison's rules)
+
+        stats.refresh_moves(connection, PLAN)
     connection.execute(text(f"DROP TABLE {PLAN}"))
     return int(moved)
 

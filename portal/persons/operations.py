@@ -18,6 +18,7 @@ from portal.persons import government_paid, moves, queries
 from portal.persons.models import Person, PersonChange
 from portal.phones import normalize_phone
 from portal.regions.models import Region
+from portal.stats import maintain as stats
 
 # The fields of the edit form, in the order the form shows them.
 EDITABLE = ("phone", "address", "e_credential", "key_populations", "region_code")
@@ -227,6 +228,10 @@ def update_person(
                 moves.follow_persons(
                     db.session.connection(), cause="edit", user_id=actor.id, person_id=person.id
                 )
+            # The figures of the person's community, and of the one they left.
+            stats.refresh(
+                db.session.connection(), community={old["region_code"], person.region_code}
+            )
     except StaleDataError:
         db.session.refresh(person)
         raise EditConflict(changed_since(token, person)) from None

@@ -12,10 +12,14 @@ community codes, which every lie under exactly one child).
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import DateTime, text
+
 from portal.extensions import db
 from portal.regions import codes as region_codes
+from portal.regions.codes import subtree_bounds
 from portal.regions.models import Region
-from portal.stats.counts import Counts, direct_counts
+from portal.stats.counts import COLUMNS, Counts, direct_counts
+from portal.stats.maintain import TABLE
 from portal.timeutil import utcnow
 
 
@@ -70,19 +74,60 @@ def _figures(counts: Counts, as_of: datetime | None) -> Figures:
     return figures
 
 
-def _community_counts(prefix: str, year: int) -> tuple[dict[str, Counts], datetime | None]:
-    """Counts per community under `prefix`, and the time they are as of."""
-    return direct_counts(db.session.connection(), prefix, year), utcnow()
+def _year_built(connection, year: int) -> bool:
+    return (
+        connection.execute(
+            text(f"SELECT 1 FROM {TABLE} WHERE year = :year LIMIT 1"), {"year": year}
+        ).first()
+        is not None
+    )
+
+
+def _sums(connection, prefix: str, year: int, group_length: int | None) -> dict[str, Figures]:
+    """Sum the maintained rows under `prefix` for `year` (one range scan of the key), in one
+    total (key "") or grouped by the first `group_length` digits of the community code."""
+    lo, hi = subtree_bounds(prefix)
+    key = f"SUBSTR(region_code, 1, {int(group_length)})" if group_length else "''"
+    sums = ", ".join(f"SUM({name}) AS {name}" for name in COLUMNS)
+    group = f" GROUP BY {key}" if group_length else ""
+    rows = connection.execute(
+        text(
+            f"SELECT {key} AS grp, MIN(refreshed_at) AS as_of, {sums} FROM {TABLE} "
+            f"WHERE year = :year AND region_code BETWEEN :lo AND :hi{group}"
+        ).columns(as_of=DateTime()),
+        {"year": year, "lo": lo, "hi": hi},
+    ).mappings()
+    result = {}
+    for row in rows:
+        if row["as_of"] is None:  # no row in the range (the total of nothing)
+            continue
+        figures = Figures(as_of=row["as_of"])
+        figures.set_columns(row)
+        result[row["grp"]] = figures
+    return result
+
+
+def _direct(connection, prefix: str, year: int, group_length: int | None) -> dict[str, Figures]:
+    """The same from the base tables: a year nobody maintains yet (see maintain.py)."""
+    as_of = utcnow()
+    result: dict[str, Figures] = {}
+    for code, counts in direct_counts(connection, prefix, year).items():
+        key = code[:group_length] if group_length else ""
+        result[key] = result.get(key, Figures(as_of=as_of)) + _figures(counts, as_of)
+    return result
+
+
+def _grouped(prefix: str, year: int, group_length: int | None) -> dict[str, Figures]:
+    connection = db.session.connection()
+    if _year_built(connection, year):
+        return _sums(connection, prefix, year, group_length)
+    return _direct(connection, prefix, year, group_length)
 
 
 def region_figures(region_code: str, year: int) -> Figures:
     """The figures of one region (any level) for insurance year `year`. No scope check."""
     region = _region(region_code)
-    communities, as_of = _community_counts(region.prefix, year)
-    total = Figures(as_of=as_of)
-    for counts in communities.values():
-        total = total + _figures(counts, as_of)
-    return total
+    return _grouped(region.prefix, year, None).get("") or Figures(as_of=utcnow())
 
 
 def child_figures(region_code: str, year: int) -> list[tuple[Region, Figures]]:
@@ -90,17 +135,14 @@ def child_figures(region_code: str, year: int) -> list[tuple[Region, Figures]]:
     included; they sum to region_figures(region_code, year). No scope check."""
     region = _region(region_code)
     children = db.session.scalars(Region.children_query(region.code)).all()
-    communities, as_of = _community_counts(region.prefix, year)
-    by_prefix = {region_codes.prefix(child.code, child.level): child for child in children}
-    lengths = sorted({len(p) for p in by_prefix})
-    totals = {child.code: Figures(as_of=as_of) for child in children}
-    for code, counts in communities.items():
-        for length in lengths:
-            child = by_prefix.get(code[:length])
-            if child is not None:
-                totals[child.code] = totals[child.code] + _figures(counts, as_of)
-                break
-    return [(child, totals[child.code]) for child in children]
+    if not children:
+        return []
+    length = region_codes.PREFIX_LENGTH[region.level + 1]
+    groups = _grouped(region.prefix, year, length)
+    zero_as_of = min((f.as_of for f in groups.values() if f.as_of), default=utcnow())
+    return [
+        (child, groups.get(child.code[:length]) or Figures(as_of=zero_as_of)) for child in children
+    ]
 
 
 __all__ = ["Figures", "child_figures", "region_figures"]

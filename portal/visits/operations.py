@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.extensions import db
 from portal.persons.codes import FILE_STATE_LABELS, REASON_LABELS
 from portal.persons.models import PersonFile
+from portal.stats import maintain as stats
 from portal.timeutil import format_local, local_today, utcnow
 from portal.visits.codes import OUTCOME_BY_CODE
 from portal.visits.models import Visit
@@ -196,6 +197,7 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
                 actor, file, outcome.action, cause="visit", changes=changes, batch_id=visit_id
             )
             db.session.flush()  # UPDATE … WHERE version = <read>: a concurrent change matches 0
+            stats.refresh(db.session.connection(), community=file.region_code, years=[file.year])
     except StaleDataError:
         db.session.rollback()
         raise VisitConflict([("档案", "刚被其他人修改，请刷新后重新提交")]) from None

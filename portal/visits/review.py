@@ -15,6 +15,7 @@ from permissions import scope_for
 from portal.extensions import db
 from portal.persons.codes import EXCLUSION_REASON_LABELS
 from portal.persons.models import Person, PersonFile
+from portal.stats import maintain as stats
 from portal.timeutil import utcnow
 from portal.visits.models import Visit
 from portal.workflow import transitions
@@ -78,6 +79,7 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
                 person.excluded_reason, person.excluded_at = visit.reason_code, utcnow()
             # UPDATE … WHERE version = <read>: a change committed meanwhile matches nothing.
             db.session.flush()
+            stats.refresh(db.session.connection(), community=file.region_code, years=[file.year])
     except StaleDataError:
         db.session.rollback()
         raise ReviewRefused("档案刚被其他人修改，请刷新页面后重新审核。") from None

@@ -1,0 +1,258 @@
+"""Keeping `community_figures` exact: every writer recomputes the rows of the communities it
+touched from the base tables, in its own transaction, at the end of its work (`refresh`).
+
+Why recompute rather than apply deltas: one rule, exact by construction, and set-based (a
+community is a few hundred to a few thousand persons: one index range on person.region_code and
+one on person_file's (region_code, state)).
+
+Correct under concurrency (PostgreSQL, READ COMMITTED): the rows are locked first — missing rows
+inserted (ON CONFLICT DO NOTHING: a concurrent inserter of the same row makes this wait for it),
+then SELECT … FOR UPDATE in (year, region_code) order, the one order every refresher uses, so
+they never deadlock on these rows — and only then recomputed: each later statement takes a new
+snapshot, which sees everything the transaction that held a lock committed. Two writers of the
+same community thus recompute one after the other, the second from the first one's data. On
+SQLite the database write lock serialises writers.
+
+Which years: person-level counts do not depend on the year, so every row of a community carries
+them and a refresh recomputes every row the communities have (all years), creating the rows of
+every maintained year they lack. The maintained years are those having rows; a refresh adds the
+years it is given (the years of the files touched) and the previous and current insurance years
+(years.periods.Calendar, COLLECTION_START/END); a year new to the table is first built for every
+community (once: at the turn of the collection period, or the first comparison of a new year),
+so that a year is either complete or absent (figures.py counts an absent year directly).
+"""
+
+from collections.abc import Iterable
+
+from flask import current_app, has_app_context
+from sqlalchemy import DateTime, bindparam, text
+
+from portal.regions.codes import subtree_bounds
+from portal.stats.counts import (
+    COLUMNS,
+    FILE_FIELDS,
+    NAME_PARAMS,
+    PERSON_FIELDS,
+    file_aggregate,
+    person_aggregate,
+)
+from portal.timeutil import local_today, utcnow
+from portal.years.periods import Calendar
+
+TABLE = "community_figures"
+COMMUNITY_LEVEL = 5
+
+
+def default_years() -> set[int]:
+    """The previous and the current insurance year (the years offices look at)."""
+    if has_app_context():
+        calendar = Calendar.parse(
+            current_app.config.get("COLLECTION_START", "09-01"),
+            current_app.config.get("COLLECTION_END", "02-29"),
+        )
+    else:
+        calendar = Calendar()
+    current = calendar.current_year(local_today())
+    return {current - 1, current}
+
+
+def built_years(connection) -> list[int]:
+    """The years having rows: a loose index scan of the key (one probe per year)."""
+    rows = connection.execute(
+        text(
+            f"WITH RECURSIVE y(year) AS (SELECT MIN(year) FROM {TABLE} UNION ALL "
+            f"SELECT (SELECT MIN(t.year) FROM {TABLE} t WHERE t.year > y.year) FROM y "
+            "WHERE y.year IS NOT NULL) SELECT year FROM y WHERE year IS NOT NULL"
+        )
+    )
+    return [int(row[0]) for row in rows]
+
+
+class Target:
+    """Which communities: a region prefix, a table of community codes, some codes, or all."""
+
+    def __init__(self, *, prefix=None, communities_table=None, community=None):
+        self.params: dict = {}
+        self.codes_sql = None
+        if prefix is not None:
+            self.params["lo"], self.params["hi"] = subtree_bounds(prefix)
+            self._sql = "{} BETWEEN :lo AND :hi"
+        elif communities_table is not None:
+            self._sql = f"{{}} IN (SELECT region_code FROM {communities_table})"
+            self.codes_sql = f"SELECT DISTINCT region_code FROM {communities_table}"
+        elif community is not None:
+            codes = [community] if isinstance(community, str) else sorted(set(community))
+            names = [f"c{index}" for index in range(len(codes))]
+            self.params.update(zip(names, codes, strict=True))
+            self._sql = "{} IN (" + ", ".join(f":{n}" for n in names) + ")" if codes else "1 = 0"
+            self.codes_sql = " UNION ".join(f"SELECT :{n} AS region_code" for n in names)
+        else:
+            self._sql = "{} IS NOT NULL"
+
+    def on(self, column: str) -> str:
+        return self._sql.format(column)
+
+    def codes(self) -> str:
+        """SQL: the community codes whose rows must exist."""
+        if self.codes_sql is not None:
+            return self.codes_sql
+        return (
+            f"SELECT region_code FROM person WHERE {self.on('region_code')} "
+            f"AND (in_register OR in_resident_list) UNION "
+            f"SELECT region_code FROM person_file WHERE {self.on('region_code')} UNION "
+            f"SELECT code FROM region WHERE level = {COMMUNITY_LEVEL} AND {self.on('code')}"
+        )
+
+
+def _years_sql(years: Iterable[int]) -> str:
+    return " UNION ALL ".join(f"SELECT {int(y)} AS year" for y in sorted(years))
+
+
+def recompute(connection, target: Target, years: Iterable[int], *, only_years=False) -> None:
+    """Create the target communities' missing rows for `years`, lock the target rows in key
+    order, recompute them from the base tables (all their years, or only `years`)."""
+    years = sorted(set(years))
+    if not years:
+        return
+    params = {**target.params, **NAME_PARAMS, "now": utcnow()}
+    postgres = connection.dialect.name == "postgresql"
+    rows = target.on(f"{TABLE}.region_code")
+    if only_years:
+        rows += f" AND {TABLE}.year IN ({', '.join(str(int(y)) for y in years)})"
+
+    def execute(sql: str):
+        statement = text(sql)
+        if ":now" in sql:
+            statement = statement.bindparams(bindparam("now", type_=DateTime()))
+        return connection.execute(statement, params)
+
+    execute(
+        f"INSERT INTO {TABLE} (year, region_code, refreshed_at) "
+        f"SELECT y.year, c.region_code, :now FROM ({target.codes()}) c "
+        f"CROSS JOIN ({_years_sql(years)}) y WHERE 1 = 1 "
+        "ON CONFLICT (year, region_code) DO NOTHING"
+    )
+    if postgres:
+        execute(
+            f"SELECT 1 FROM {TABLE} WHERE {rows} ORDER BY {TABLE}.year, {TABLE}.region_code "
+            "FOR UPDATE"
+        ).all()
+    # A new statement, a new snapshot: it sees what the holders of the locks committed.
+    zeros = ", ".join(f"{name} = 0" for name in COLUMNS)
+    execute(f"UPDATE {TABLE} SET {zeros}, refreshed_at = :now WHERE {rows}")
+    persons = ", ".join(f"{name} = a.{name}" for name in PERSON_FIELDS)
+    execute(
+        f"UPDATE {TABLE} SET {persons} FROM ({person_aggregate(target.on('p.region_code'))}) a "
+        f"WHERE {TABLE}.region_code = a.region_code AND {rows}"
+    )
+    files = ", ".join(f"{name} = a.{name}" for name in FILE_FIELDS)
+    file_years = "" if not only_years else f" AND f.year IN ({', '.join(map(str, years))})"
+    execute(
+        f"UPDATE {TABLE} SET {files} "
+        f"FROM ({file_aggregate(target.on('f.region_code') + file_years)}) a "
+        f"WHERE {TABLE}.region_code = a.region_code AND {TABLE}.year = a.year AND {rows}"
+    )
+
+
+def refresh(
+    connection,
+    *,
+    prefix: str | None = None,
+    communities_table: str | None = None,
+    community: str | Iterable[str] | None = None,
+    years: Iterable[int] | None = None,
+) -> None:
+    """Recompute the figures of the communities a writer touched (no commit): those under
+    `prefix`, those listed in `communities_table` (a table with a region_code column), or the
+    code(s) `community`; `years`: the insurance years of the files touched, if any."""
+    if community is not None and not isinstance(community, str):
+        community = sorted(set(community))
+        if not community:
+            return
+    target = Target(prefix=prefix, communities_table=communities_table, community=community)
+    built = set(built_years(connection))
+    wanted = set(years or ()) | default_years()
+    for year in sorted(wanted - built):
+        # A year new to the table: built for every community, so that it is complete.
+        recompute(connection, Target(), [year], only_years=True)
+    recompute(connection, target, built | wanted)
+
+
+def rebuild(connection, *, prefix: str | None = None, year: int | None = None) -> list[int]:
+    """Recompute every row (under `prefix`; of `year`, else of every maintained year and the
+    default ones) from the base tables, set-based; returns the years rebuilt."""
+    years = [year] if year is not None else sorted(set(built_years(connection)) | default_years())
+    recompute(connection, Target(prefix=prefix), years, only_years=year is not None)
+    return years
+
+
+def differences(connection, *, prefix: str = "", year: int) -> dict[str, dict[str, tuple]]:
+    """Every community under `prefix` whose stored row for `year` differs from a direct count:
+    {code: {column: (stored, counted)}} (a missing row is stored as zeros)."""
+    from portal.stats.counts import Counts, direct_counts
+
+    lo, hi = subtree_bounds(prefix)
+    stored = {
+        row["region_code"]: Counts.from_columns(row)
+        for row in connection.execute(
+            text(f"SELECT * FROM {TABLE} WHERE year = :year AND region_code BETWEEN :lo AND :hi"),
+            {"year": year, "lo": lo, "hi": hi},
+        ).mappings()
+    }
+    counted = direct_counts(connection, prefix, year)
+    result = {}
+    for code in sorted(set(stored) | set(counted)):
+        have = stored.get(code, Counts()).as_columns()
+        want = counted.get(code, Counts()).as_columns()
+        diff = {k: (have[k], want[k]) for k in COLUMNS if have[k] != want[k]}
+        if diff:
+            result[code] = diff
+    return result
+
+
+TOUCHED = "stats_touched_community"
+
+
+def refresh_import(connection, *, stage: str, batch_id: int | None) -> None:
+    """After an import: the communities of the persons its list named (`stage`, a table with an
+    id_number column; for insured and lapsed lists they may live anywhere), and those the batch
+    moved persons out of (the old region_code of its history rows)."""
+    old_region = (
+        "c.changes -> 'region_code' ->> 0"
+        if connection.dialect.name == "postgresql"
+        else "json_extract(c.changes, '$.region_code[0]')"
+    )
+    moved_out = (
+        f" UNION SELECT {old_region} FROM person_change c WHERE c.batch_id = :batch "
+        f"AND c.cause = 'import' AND {old_region} IS NOT NULL"
+        if batch_id is not None
+        else ""
+    )
+    refresh_codes(
+        connection,
+        f"SELECT p.region_code FROM {stage} s JOIN person p ON p.id_number = s.id_number"
+        + moved_out,
+        {"batch": batch_id},
+    )
+
+
+def refresh_codes(connection, codes_sql: str, params: dict | None = None, years=None) -> None:
+    """Refresh the communities a SELECT of region codes lists (a writer's touched set)."""
+    postgres = connection.dialect.name == "postgresql"
+    suffix = " ON COMMIT DROP" if postgres else ""
+    connection.execute(text(f"DROP TABLE IF EXISTS {TOUCHED}"))
+    connection.execute(
+        text(f"CREATE TEMPORARY TABLE {TOUCHED} (region_code VARCHAR(12) NOT NULL){suffix}")
+    )
+    connection.execute(
+        text(f"INSERT INTO {TOUCHED} (region_code) SELECT DISTINCT * FROM ({codes_sql}) c"),
+        params or {},
+    )
+    refresh(connection, communities_table=TOUCHED, years=years)
+    connection.execute(text(f"DROP TABLE {TOUCHED}"))
+
+
+def refresh_moves(connection, plan: str) -> None:
+    """After files followed their persons (persons/moves.py): the communities they left and
+    joined (`plan`: a table with from_region and to_region)."""
+    refresh_codes(connection, f"SELECT from_region FROM {plan} UNION SELECT to_region FROM {plan}")

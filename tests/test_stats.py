@@ -1,0 +1,311 @@
+"""The maintained figures (portal/stats/): exact after every writer, rebuild and verify."""
+
+import itertools
+import uuid
+from datetime import date
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+from portal.accounts.models import User
+from portal.comparisons.operations import compare
+from portal.desk import assignment
+from portal.extensions import db
+from portal.persons import operations as person_ops
+from portal.persons.models import Person, PersonFile
+from portal.regions.models import Region
+from portal.stats import maintain
+from portal.stats.counts import Counts, direct_counts
+from portal.stats.figures import child_figures, region_figures
+from portal.visits import operations as visit_ops
+from portal.visits import review
+from portal.visits.models import Visit
+from tests.test_comparisons import YEAR, enroll, make_id, person, run
+from tests.test_imports import insured_workbook, run_jobs, upload_kind
+from tests.test_imports import make_id as import_id
+
+COUNTY = "320923000000"
+
+
+def stored(year: int, prefix: str = "") -> dict[str, Counts]:
+    lo, hi = prefix.ljust(12, "0"), prefix.ljust(12, "9")
+    rows = db.session.execute(
+        text(
+            "SELECT * FROM community_figures WHERE year = :year AND region_code BETWEEN :lo AND :hi"
+        ),
+        {"year": year, "lo": lo, "hi": hi},
+    ).mappings()
+    return {row["region_code"]: Counts.from_columns(row) for row in rows}
+
+
+def assert_exact(year: int) -> None:
+    connection = db.session.connection()
+    assert maintain.differences(connection, prefix="", year=year) == {}
+
+
+def test_a_comparison_keeps_the_figures_exact(ctx):
+    for i in range(5):
+        person(make_id("19800101", i))
+    person(make_id("19800101", 9), region="320923002001")
+    enroll(make_id("19800101", 0))
+    run()
+    assert YEAR in maintain.built_years(db.session.connection())
+    assert_exact(YEAR)
+    figures = region_figures(COUNTY, YEAR)
+    assert (figures.persons, figures.insured, figures.uninsured) == (6, 1, 5)
+    assert figures.files["unassigned"] == 5 and figures.open_reasons["none"] == 5
+    assert figures.coverage == 1 / 6
+    assert figures.as_of is not None
+    children = child_figures(COUNTY, YEAR)
+    total = None
+    for _child, each in children:
+        total = each if total is None else total + each
+    assert total == figures
+    fucheng = dict((c.code, f) for c, f in children)["320923001000"]
+    assert fucheng.persons == 5
+    assert direct_counts(db.session.connection(), "320923001", YEAR)["320923001001"] == fucheng
+
+
+# --- the property: exact after any sequence of writers ------------------------------------------
+
+
+FUCHENG = "320923001000"
+COMMUNITIES = ("320923001001", "320923001002", "320923001003", "320923002001")
+CHAIN = ("320000000000", "320900000000", COUNTY, FUCHENG)
+_serial = itertools.count(1)
+
+
+def household_workbook(rows) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["姓名", "公民身份号码", "村（社区）代码"])
+    for row in rows:
+        ws.append(list(row))
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _user(name: str) -> User:
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+def _persons() -> list[Person]:
+    return db.session.scalars(
+        select(Person)
+        .where(Person.region_code.between(COUNTY[:6] + "000000", COUNTY[:6] + "999999"))
+        .order_by(Person.id)
+    ).all()
+
+
+def step_household(app, client, data):
+    """A register: new persons, and some known ones placed in another community."""
+    rows = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        n = next(_serial)
+        rows.append(
+            (
+                f"人{n}",
+                import_id(f"19{50 + n // 900 % 49}0101", n % 900 + 1),
+                data.draw(st.sampled_from(COMMUNITIES)),
+            )
+        )
+    with app.test_request_context():
+        known = [(p.name, p.id_number) for p in _persons()]
+    if known and data.draw(st.booleans()):
+        name, number = data.draw(st.sampled_from(known))
+        rows.append((name, number, data.draw(st.sampled_from(COMMUNITIES))))
+    upload_kind(client, "household", household_workbook(rows), name=f"户籍{next(_serial)}.xlsx")
+    run_jobs(app)
+
+
+def step_insured(app, client, data):
+    """An insured extract for some known persons (one named otherwise: a mismatch)."""
+    with app.test_request_context():
+        known = [(p.name, p.id_number) for p in _persons()]
+    if not known:
+        return
+    chosen = data.draw(st.lists(st.sampled_from(known), min_size=1, max_size=4, unique=True))
+    rows = []
+    for name, number in chosen:
+        shown = name if data.draw(st.booleans()) else name + "某"
+        place = data.draw(st.sampled_from(["320923", "320902"]))
+        rows.append((shown, number, "城乡居民基本医疗保险", place, "2026-01-01", None, "正常"))
+    upload_kind(client, "insured", insured_workbook(rows), name=f"参保{next(_serial)}.xlsx")
+    run_jobs(app)
+
+
+def step_compare(app, client, data):
+    year = data.draw(st.sampled_from([2026, 2027]))
+    with app.test_request_context():
+        region = db.session.get(Region, data.draw(st.sampled_from([COUNTY, FUCHENG])))
+        compare(region, year, run_id=next(_serial), user_id=None, today=date.today())
+        db.session.commit()
+
+
+def step_assign(app, client, data):
+    with app.test_request_context():
+        township = db.session.get(Region, FUCHENG)
+        try:
+            assignment.auto_assign(_user("fc_supervisor"), township)
+        except assignment.AssignmentRefused:
+            pass
+        db.session.commit()
+
+
+def step_handover(app, client, data):
+    with app.test_request_context():
+        township = db.session.get(Region, FUCHENG)
+        leaving, receiving = data.draw(st.permutations(["fc_grid1", "fc_grid2"]))
+        try:
+            assignment.handover(
+                _user("fc_supervisor"), township, _user(leaving).id, _user(receiving).id
+            )
+        except assignment.AssignmentRefused:
+            pass
+        db.session.commit()
+
+
+def step_visit(app, client, data):
+    with app.test_request_context():
+        files = db.session.scalars(
+            select(PersonFile)
+            .where(PersonFile.state.in_(("assigned", "following")))
+            .order_by(PersonFile.id)
+        ).all()
+        if not files:
+            return
+        file = data.draw(st.sampled_from(files))
+        worker = db.session.get(User, file.assignee_id)
+        outcome = data.draw(
+            st.sampled_from(["paid_today", "unreachable", "deceased", "declined", "wrong_info"])
+        )
+        visit = visit_ops.VisitInput(
+            method="home",
+            outcome=outcome,
+            idempotency_key=str(uuid.uuid4()),
+            version=file.version,
+            reason_code="hardship" if outcome == "declined" else None,
+        )
+        try:
+            visit_ops.record_visit(worker, file, visit)
+        except (visit_ops.VisitRefused, visit_ops.VisitConflict):
+            pass
+        db.session.commit()
+
+
+def step_review(app, client, data):
+    with app.test_request_context():
+        pending = db.session.scalars(
+            select(Visit).where(Visit.review_state == "pending").order_by(Visit.id)
+        ).all()
+        if not pending:
+            return
+        visit = data.draw(st.sampled_from(pending))
+        decision = data.draw(st.sampled_from(["approve", "return"]))
+        try:
+            review.decide(_user("fc_supervisor"), visit, decision, "请核实")
+        except review.ReviewRefused:
+            pass
+        db.session.commit()
+
+
+def step_edit(app, client, data):
+    with app.test_request_context():
+        persons = _persons()
+        if not persons:
+            return
+        person = data.draw(st.sampled_from(persons))
+        values = person_ops.EditValues(
+            e_credential=data.draw(st.booleans()),
+            key_populations=data.draw(st.sampled_from([0, 1, 2, 1 << 7])),
+            region_code=data.draw(st.sampled_from(COMMUNITIES)),
+        )
+        try:
+            person_ops.update_person(
+                _user("fn_staff"), person, values, version=person.version, token=None
+            )
+        except person_ops.EditConflict:
+            pass
+        db.session.commit()
+
+
+STEPS = {
+    "household": step_household,
+    "insured": step_insured,
+    "compare": step_compare,
+    "assign": step_assign,
+    "handover": step_handover,
+    "visit": step_visit,
+    "review": step_review,
+    "edit": step_edit,
+}
+
+
+def check_everything(app) -> None:
+    """Every maintained row equals a direct count; every region of the chain equals the sum of
+    its children and the direct count of its subtree."""
+    with app.test_request_context():
+        connection = db.session.connection()
+        for year in sorted(set(maintain.built_years(connection)) | {2026, 2027}):
+            assert maintain.differences(connection, prefix="32", year=year) == {}, year
+            for code in CHAIN:
+                parent = region_figures(code, year)
+                children = [f for _, f in child_figures(code, year)]
+                assert sum(children, Counts()) == parent, (code, year)
+                region = db.session.get(Region, code)
+                direct = sum(direct_counts(connection, region.prefix, year).values(), Counts())
+                assert direct == parent, (code, year)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_the_figures_stay_exact_under_any_sequence_of_writers(app, login, data):
+    client = login("fn_staff")
+    for name in data.draw(st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=8)):
+        STEPS[name](app, client, data)
+        check_everything(app)
+
+
+def test_rebuild_and_verify_from_the_command_line(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        db.session.add(
+            Person(
+                id_number=make_id("19800202", 1),
+                name="命令",
+                sex="1",
+                birth_date=date(1980, 2, 2),
+                region_code="320923001001",
+                in_register=True,
+            )
+        )
+        db.session.commit()
+    result = runner.invoke(args=["stats", "rebuild", "--region", COUNTY])
+    assert result.exit_code == 0, result.output
+    assert "已重算" in result.output
+    result = runner.invoke(args=["stats", "verify", "--region", COUNTY])
+    assert result.exit_code == 0, result.output
+    assert "核对无误" in result.output
+    with app.app_context():
+        db.session.execute(
+            text(
+                "UPDATE community_figures SET persons = persons + 7 "
+                "WHERE region_code = '320923001001'"
+            )
+        )
+        db.session.commit()
+    result = runner.invoke(args=["stats", "verify"])
+    assert result.exit_code == 1
+    assert "社区 320923001001 不一致" in result.output and "persons" in result.output
+    assert runner.invoke(args=["stats", "rebuild"]).exit_code == 0
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0
