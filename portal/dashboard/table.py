@@ -97,6 +97,8 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 NAME, RANK = "name", "rank"
 SORT_KEYS = {NAME, RANK, *COLUMN_BY_KEY}
+# The sort form (the header links are hidden on a phone): every column, by its label.
+SORT_CHOICES = ((NAME, "区划代码"), (RANK, "排名"), *((c.key, c.label) for c in COLUMNS))
 
 
 def format_rate(value: float | None) -> str:
@@ -194,8 +196,7 @@ class Headline:
 
     register: int
     resident_only: int
-    excluded: int
-    exclusions: list[Count]
+    excluded: int  # 死亡, 出国(境)定居, 参加其他保障 together (the figures give one number)
     must_insure: int
     insured: int
     coverage: float | None
@@ -233,7 +234,6 @@ def headline(figures) -> Headline:
         register=figures.register,
         resident_only=figures.resident_only,
         excluded=figures.excluded,
-        exclusions=[],
         must_insure=figures.must_insure,
         insured=figures.insured,
         coverage=figures.coverage,
@@ -305,6 +305,22 @@ class Links:
         if column.persons_filter is None or not column.exact(figures):
             return None
         return self.headline_count(region, column.persons_filter)
+
+    def gap(self, region: Region, h: "Headline") -> str | None:
+        """Where the gap warning leads: a community's uninsured government-paid persons, else
+        the children with the largest gap first."""
+        if region.level == COMMUNITY:
+            return self.headline_count(region, h.filters["government_paid_gap"])
+        return (
+            url_for(
+                "dashboard.region",
+                region_code=region.code,
+                year=self.year,
+                sort="government_paid_gap",
+                dir="desc",
+            )
+            + "#children"
+        )
 
     def headline_count(self, region: Region, persons_filter: dict | None) -> str | None:
         """A community's figure links to the list that holds exactly it, where one does."""

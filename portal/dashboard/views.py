@@ -49,6 +49,7 @@ def region(region_code: str):
         columns=table.COLUMNS,
         display=table.display,
         sort=sort,
+        sort_choices=table.SORT_CHOICES,
         links=links,
         may_export=bool(children) and regions.may_export(actor, place),
     )
