@@ -220,3 +220,14 @@ def test_home_shows_the_figures_of_the_users_region(login, known):
     assert 'href="/desk/"' in html
     grid = page(login("fc_grid1"), "/")
     assert "应参保人数" not in grid and "我的任务" in grid
+
+
+def test_a_communitys_files_by_state_link_to_lists_as_long_as_the_counts(login, known):
+    client = login("fc_supervisor")
+    html = page(client, f"/dashboard/{XINSHENG}")
+    links = re.findall(r'<dt>([^<]+)</dt><dd><a href="([^"]+)">(\d+)</a></dd>', html)
+    by_label = {label: (href.replace("&amp;", "&"), int(n)) for label, href, n in links}
+    for label in ("待分配", "待走访", "已参保", "居民医保"):
+        href, count = by_label[label]
+        assert _list_length(client, href) == count, label
+    assert by_label["待分配"][1] == 2 and by_label["待走访"][1] == 1
