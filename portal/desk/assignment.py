@@ -70,7 +70,7 @@ PLAN = Table(
     Column("file_id", BigInteger, primary_key=True),
     Column("person_id", BigInteger),
     Column("region_code", String(12)),
-    Column("old_state", String(16)),
+    Column("old_state", String(24)),  # as person_file.state: "pending_confirmation" is 20
     Column("old_assignee", Integer),
     Column("old_due", Date),
     Column("old_version", Integer),

@@ -171,11 +171,13 @@ def refresh(
             return
     target = Target(prefix=prefix, communities_table=communities_table, community=community)
     built = set(built_years(connection))
-    wanted = set(years or ()) | default_years()
-    for year in sorted(wanted - built):
-        # A year new to the table: built for every community, so that it is complete.
-        recompute(connection, Target(), [year], only_years=True)
-    recompute(connection, target, built | wanted)
+    new = (set(years or ()) | default_years()) - built
+    if new:
+        # Years new to the table: built for every community (one pass), so that they are
+        # complete; the target's rows of those years are then fresh already.
+        recompute(connection, Target(), new, only_years=True)
+    if built:
+        recompute(connection, target, built, only_years=True)
 
 
 def rebuild(connection, *, prefix: str | None = None, year: int | None = None) -> list[int]:
