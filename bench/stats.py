@@ -6,8 +6,9 @@ Prepares a demo database (bench/demo_database.py) with persons spread over Yanch
 communities and 80 % of them insured (bench/compare.py's generators), then prints:
 - the comparison of the whole city (its first: every file opened) and, inside it, the seconds
   of the figures' refresh (stats.maintain.refresh), committed;
-- one community's refresh — what a visit, a review or an assignment adds — median and p95 over
-  `--refreshes` communities, each in its own transaction, rolled back;
+- one community's refresh — what a visit or an assignment adds (file counts only), and what an
+  edit or a review adds (every count) — median and p95 over `--refreshes` random communities
+  (cold: each read for the first time), each in its own transaction, rolled back;
 - `stats rebuild` of every maintained year, and `stats verify`'s direct count of the city.
 """
 
@@ -65,17 +66,20 @@ with app.app_context():
     db.session.commit()
     codes = [row[0] for row in db.session.execute(text(
         "SELECT code FROM region WHERE level = 5 AND code LIKE '3209%' ORDER BY code"))]
-    random.seed(1)
-    times = []
-    for code in random.sample(codes, refreshes):
-        connection = db.session.connection()
-        started = time.perf_counter()
-        maintain.refresh(connection, community=code, years=[year])
-        times.append(time.perf_counter() - started)
-        db.session.rollback()
-    times.sort()
-    print(f"one community's refresh: median {statistics.median(times) * 1000:.1f} ms, "
-          f"p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms", flush=True)
+    for label, files_only, seed in (("a visit's (files only)", True, 1),
+                                    ("an edit's (all counts)", False, 2)):
+        random.seed(seed)
+        times = []
+        for code in random.sample(codes, refreshes):
+            connection = db.session.connection()
+            started = time.perf_counter()
+            maintain.refresh(connection, community=code, files_only=files_only)
+            times.append(time.perf_counter() - started)
+            db.session.rollback()
+        times.sort()
+        print(f"one community's refresh, {label}: median "
+              f"{statistics.median(times) * 1000:.1f} ms, "
+              f"p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms", flush=True)
 
     started = time.perf_counter()
     years = maintain.rebuild(db.session.connection())

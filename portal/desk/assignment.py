@@ -487,6 +487,7 @@ def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
             stats.refresh_codes(
                 connection,
                 f"SELECT region_code FROM {PLAN.name} WHERE action IS NOT NULL",
+                files_only=True,
             )
         connection.execute(text(f"DROP TABLE {PLAN.name}"))
     # Files already loaded in this session were changed behind its back: read them again.

@@ -1,5 +1,7 @@
 """Keeping `community_figures` exact: every writer recomputes the rows of the communities it
-touched from the base tables, in its own transaction, at the end of its work (`refresh`).
+touched from the base tables, in its own transaction, at the end of its work (`refresh`). Same
+transaction rather than a job a minute behind: the figures never disagree with the lists they
+link to, and the cost is small (bench/stats.py: one community ~3 ms; a comparison +~15 %).
 
 Why recompute rather than apply deltas: one rule, exact by construction, and set-based (a
 community is a few hundred to a few thousand persons: one index range on person.region_code and
@@ -7,19 +9,28 @@ one on person_file's (region_code, state)).
 
 Correct under concurrency (PostgreSQL, READ COMMITTED): the rows are locked first — missing rows
 inserted (ON CONFLICT DO NOTHING: a concurrent inserter of the same row makes this wait for it),
-then SELECT … FOR UPDATE in (year, region_code) order, the one order every refresher uses, so
-they never deadlock on these rows — and only then recomputed: each later statement takes a new
-snapshot, which sees everything the transaction that held a lock committed. Two writers of the
-same community thus recompute one after the other, the second from the first one's data. On
-SQLite the database write lock serialises writers.
+then SELECT … FOR UPDATE in (year, region_code) order, the order every refresh uses — and only
+then recomputed, in one statement: it takes a new snapshot, which sees everything the
+transaction that held a lock committed. Two writers of the same community thus recompute one
+after the other, the second from the first one's data. On SQLite the database write lock
+serialises writers. A transaction refreshing twice (a comparison or an import whose files
+followed their persons: persons/moves.py refreshes the communities the files left and joined,
+then the writer its own) takes its locks in two ordered rounds: two such transactions over the
+same communities can deadlock, and PostgreSQL then aborts one (its job fails and can be
+retried; nothing is half-written).
 
 Which years: person-level counts do not depend on the year, so every row of a community carries
 them and a refresh recomputes every row the communities have (all years), creating the rows of
 every maintained year they lack. The maintained years are those having rows; a refresh adds the
 years it is given (the years of the files touched) and the previous and current insurance years
 (years.periods.Calendar, COLLECTION_START/END); a year new to the table is first built for every
-community (once: at the turn of the collection period, or the first comparison of a new year),
-so that a year is either complete or absent (figures.py counts an absent year directly).
+community in one pass (once: at the turn of the collection period, or the first comparison of
+a new year), so that a year is either complete or absent (figures.py counts an absent year
+directly). Every refresh tries to create the current and previous years' rows, so a writer
+running while another builds one of those years waits for it and then recomputes its own rows;
+a writer running while another builds an older or later year (a comparison of such a year)
+does not, and its communities' rows of that year can miss its change until the next refresh of
+those communities (`stats verify` shows it, `stats rebuild` repairs it).
 """
 
 from collections.abc import Iterable
@@ -148,9 +159,12 @@ def _years_sql(years: Iterable[int]) -> str:
     return " UNION ALL ".join(f"SELECT {int(y)} AS year" for y in sorted(years))
 
 
-def recompute(connection, target: Target, years: Iterable[int], *, only_years=False) -> None:
+def recompute(
+    connection, target: Target, years: Iterable[int], *, only_years=False, files_only=False
+) -> None:
     """Create the target communities' missing rows for `years`, lock the target rows in key
-    order, recompute them from the base tables (all their years, or only `years`)."""
+    order, recompute them from the base tables (all their years, or only `years`; only the
+    file counts with `files_only`, unless a row had to be created)."""
     years = sorted(set(years))
     if not years:
         return
@@ -166,12 +180,13 @@ def recompute(connection, target: Target, years: Iterable[int], *, only_years=Fa
             statement = statement.bindparams(bindparam("now", type_=DateTime()))
         return connection.execute(statement, params)
 
-    execute(
+    created = execute(
         f"INSERT INTO {TABLE} (year, region_code, refreshed_at) "
         f"SELECT y.year, c.region_code, :now FROM ({target.codes()}) c "
         f"CROSS JOIN ({_years_sql(years)}) y WHERE 1 = 1 "
         "ON CONFLICT (year, region_code) DO NOTHING"
-    )
+    ).rowcount
+    files_only = files_only and not created
     if postgres:
         execute(
             f"SELECT 1 FROM {TABLE} WHERE {rows} ORDER BY {TABLE}.year, {TABLE}.region_code "
@@ -181,22 +196,25 @@ def recompute(connection, target: Target, years: Iterable[int], *, only_years=Fa
     # statement writes every locked row: the aggregates left-joined to the rows (a row without
     # persons or files gets zeros), as an upsert onto the rows themselves.
     file_years = "" if not only_years else f" AND f.year IN ({', '.join(map(str, years))})"
-    names = ", ".join(COLUMNS)
-    values = ", ".join(
-        [f"COALESCE(pa.{name}, 0)" for name in PERSON_COUNTS]
-        + ["COALESCE(ma.mismatched, 0)"]
-        + [f"COALESCE(fa.{name}, 0)" for name in FILE_FIELDS]
-    )
-    updates = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS)
+    columns = FILE_FIELDS if files_only else COLUMNS
+    names = ", ".join(columns)
+    values = [f"COALESCE(fa.{name}, 0)" for name in FILE_FIELDS]
+    persons = ""
+    if not files_only:
+        values = [f"COALESCE(pa.{name}, 0)" for name in PERSON_COUNTS]
+        values += ["COALESCE(ma.mismatched, 0)", *(f"COALESCE(fa.{n}, 0)" for n in FILE_FIELDS)]
+        persons = (
+            f"LEFT JOIN ({person_aggregate(target.on('p.region_code'))}) pa "
+            "ON pa.region_code = r.region_code "
+            f"LEFT JOIN ({mismatch_aggregate(target.on('p.region_code'))}) ma "
+            "ON ma.region_code = r.region_code "
+        )
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
     bulk = _bulk_settings(connection) if target.bulk else None
     execute(
         f"INSERT INTO {TABLE} (year, region_code, refreshed_at, {names}) "
-        f"SELECT r.year, r.region_code, :now, {values} "
-        f"FROM (SELECT year, region_code FROM {TABLE} WHERE {rows}) r "
-        f"LEFT JOIN ({person_aggregate(target.on('p.region_code'))}) pa "
-        "ON pa.region_code = r.region_code "
-        f"LEFT JOIN ({mismatch_aggregate(target.on('p.region_code'))}) ma "
-        "ON ma.region_code = r.region_code "
+        f"SELECT r.year, r.region_code, :now, {', '.join(values)} "
+        f"FROM (SELECT year, region_code FROM {TABLE} WHERE {rows}) r {persons}"
         f"LEFT JOIN ({file_aggregate(target.on('f.region_code') + file_years)}) fa "
         "ON fa.region_code = r.region_code AND fa.year = r.year WHERE 1 = 1 "
         f"ON CONFLICT (year, region_code) DO UPDATE SET refreshed_at = excluded.refreshed_at, "
@@ -212,10 +230,13 @@ def refresh(
     communities_table: str | None = None,
     community: str | Iterable[str] | None = None,
     years: Iterable[int] | None = None,
+    files_only: bool = False,
 ) -> None:
     """Recompute the figures of the communities a writer touched (no commit): those under
     `prefix`, those listed in `communities_table` (a table with a region_code column), or the
-    code(s) `community`; `years`: the insurance years of the files touched, if any."""
+    code(s) `community`; `years`: the insurance years of the files touched, if any;
+    `files_only`: the writer changed files only (a visit, an assignment), so the person counts
+    stand — the file counts of a community are one index range, its persons' are not."""
     if community is not None and not isinstance(community, str):
         community = sorted(set(community))
         if not community:
@@ -228,7 +249,7 @@ def refresh(
         # complete; the target's rows of those years are then fresh already.
         recompute(connection, Target(), new, only_years=True)
     if built:
-        recompute(connection, target, built, only_years=True)
+        recompute(connection, target, built, only_years=True, files_only=files_only)
 
 
 def rebuild(connection, *, prefix: str | None = None, year: int | None = None) -> list[int]:
@@ -290,7 +311,9 @@ def refresh_import(connection, *, stage: str, batch_id: int | None) -> None:
     )
 
 
-def refresh_codes(connection, codes_sql: str, params: dict | None = None, years=None) -> None:
+def refresh_codes(
+    connection, codes_sql: str, params: dict | None = None, years=None, files_only=False
+) -> None:
     """Refresh the communities a SELECT of region codes lists (a writer's touched set)."""
     postgres = connection.dialect.name == "postgresql"
     suffix = " ON COMMIT DROP" if postgres else ""
@@ -302,7 +325,7 @@ def refresh_codes(connection, codes_sql: str, params: dict | None = None, years=
         text(f"INSERT INTO {TOUCHED} (region_code) SELECT DISTINCT * FROM ({codes_sql}) c"),
         params or {},
     )
-    refresh(connection, communities_table=TOUCHED, years=years)
+    refresh(connection, communities_table=TOUCHED, years=years, files_only=files_only)
     connection.execute(text(f"DROP TABLE {TOUCHED}"))
 
 

@@ -197,7 +197,7 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
                 actor, file, outcome.action, cause="visit", changes=changes, batch_id=visit_id
             )
             db.session.flush()  # UPDATE … WHERE version = <read>: a concurrent change matches 0
-            stats.refresh(db.session.connection(), community=file.region_code, years=[file.year])
+            stats.refresh(db.session.connection(), community=file.region_code, files_only=True)
     except StaleDataError:
         db.session.rollback()
         raise VisitConflict([("档案", "刚被其他人修改，请刷新后重新提交")]) from None
