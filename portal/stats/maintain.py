@@ -84,7 +84,9 @@ def built_years(connection) -> list[int]:
 class Target:
     """Which communities: a region prefix, a table of community codes, some codes, or all."""
 
-    def __init__(self, *, prefix=None, communities_table=None, community=None, sweep=False):
+    def __init__(
+        self, *, prefix=None, communities_table=None, community=None, sweep=False, few=False
+    ):
         self.params: dict = {}
         self.codes_sql = None
         self.sweep = sweep  # rows also for codes holding persons or files outside the region table
@@ -96,7 +98,7 @@ class Target:
             self.bulk = True
         elif communities_table is not None:
             self._sql = f"{{}} IN (SELECT region_code FROM {communities_table})"
-            self.bulk = True
+            self.bulk = not few
             self.codes_sql = f"SELECT DISTINCT region_code FROM {communities_table}"
         elif community is not None:
             codes = [community] if isinstance(community, str) else sorted(set(community))
@@ -241,7 +243,15 @@ def refresh(
         community = sorted(set(community))
         if not community:
             return
-    target = Target(prefix=prefix, communities_table=communities_table, community=community)
+    few = False
+    if communities_table is not None:
+        # A few communities (a visit's, a small list's) are read through the indexes; bulk
+        # settings would hash-join every person instead.
+        counted = text(f"SELECT COUNT(*) FROM (SELECT 1 FROM {communities_table} LIMIT 101) t")
+        few = connection.execute(counted).scalar() <= 100
+    target = Target(
+        prefix=prefix, communities_table=communities_table, community=community, few=few
+    )
     built = set(built_years(connection))
     new = (set(years or ()) | default_years()) - built
     if new:

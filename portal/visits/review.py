@@ -79,7 +79,7 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
                 person.excluded_reason, person.excluded_at = visit.reason_code, utcnow()
             # UPDATE … WHERE version = <read>: a change committed meanwhile matches nothing.
             db.session.flush()
-            stats.refresh(db.session.connection(), community=file.region_code, years=[file.year])
+            stats.refresh(db.session.connection(), community=file.region_code)
     except StaleDataError:
         db.session.rollback()
         raise ReviewRefused("档案刚被其他人修改，请刷新页面后重新审核。") from None
