@@ -22,7 +22,12 @@ from portal.visits import operations as visit_ops
 from portal.visits import review
 from portal.visits.models import Visit
 from tests.test_comparisons import YEAR, enroll, make_id, person, run
-from tests.test_imports import insured_workbook, run_jobs, upload_kind
+from tests.test_imports import (
+    insured_workbook,
+    key_population_workbook,
+    run_jobs,
+    upload_kind,
+)
 from tests.test_imports import make_id as import_id
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file
@@ -126,6 +131,41 @@ def step_household(app, client, data):
         name, number = known[index % len(known)]
         rows.append((name, number, community))
     upload_kind(client, "household", household_workbook(rows), name=f"户籍{next(_serial)}.xlsx")
+    run_jobs(app)
+
+
+def step_resident(app, client, data):
+    """A resident list: new persons living here, and known ones living elsewhere now."""
+    n = next(_serial)
+    index, community, new_community = data.draw(
+        st.tuples(st.integers(0, 10**6), st.sampled_from(COMMUNITIES), st.sampled_from(COMMUNITIES))
+    )
+    rows = [(f"住{n}", import_id(f"19{50 + n // 900 % 49}0202", n % 900 + 1), new_community)]
+    with app.test_request_context():
+        known = [(p.name, p.id_number) for p in _persons()]
+    if known:
+        name, number = known[index % len(known)]
+        rows.append((name, number, community))
+    upload_kind(client, "resident", household_workbook(rows), name=f"常住{next(_serial)}.xlsx")
+    run_jobs(app)
+
+
+def step_key_population(app, client, data):
+    """A key-population list: government-paid groups (and one that is not) for known persons."""
+    picks = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, 10**6), st.sampled_from(["低保", "特困供养人员", "在校学生"])),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    with app.test_request_context():
+        known = [(p.name, p.id_number) for p in _persons()]
+    if not known:
+        return
+    rows = sorted({known[n % len(known)]: group for n, group in picks}.items())
+    workbook = key_population_workbook([(name, number, group) for (name, number), group in rows])
+    upload_kind(client, "key_population", workbook, name=f"重点{next(_serial)}.xlsx")
     run_jobs(app)
 
 
@@ -255,6 +295,8 @@ def step_edit(app, client, data):
 
 STEPS = {
     "household": step_household,
+    "resident": step_resident,
+    "key_population": step_key_population,
     "insured": step_insured,
     "compare": step_compare,
     "assign": step_assign,
