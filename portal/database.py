@@ -1,7 +1,7 @@
 """Engine set-up that differs by database."""
 
 from flask import Flask
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, DateTime, bindparam, event, text
 
 from portal.extensions import db
 
@@ -56,3 +56,14 @@ def restore_work_mem(connection: Connection, previous: tuple[str, str] | None) -
             text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', :jit, true)"),
             {"work_mem": previous[0], "jit": previous[1]},
         )
+
+
+def timed(sql: str):
+    """A statement whose :now parameter is a timestamp stored the way the ORM stores it."""
+    return text(sql).bindparams(bindparam("now", type_=DateTime()))
+
+
+def code_list(codes) -> str:
+    """SQL literals of our own code lists (states, reasons: constants, never user input), for
+    `column IN (...)` in set-based statements; sorted, so the statement text is stable."""
+    return ", ".join(f"'{code}'" for code in sorted(codes))

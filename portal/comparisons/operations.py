@@ -33,7 +33,7 @@ from permissions import can, scope_for
 from portal.audit import operations as audit
 from portal.comparisons import guard as guards
 from portal.comparisons.models import ComparisonRun
-from portal.database import raise_work_mem, restore_work_mem
+from portal.database import code_list, raise_work_mem, restore_work_mem
 from portal.extensions import db
 from portal.jobs import queue
 from portal.persons.government_paid import is_government_paid
@@ -216,16 +216,12 @@ def run_comparison(job, progress) -> str:
 # --- SQL from the workflow table --------------------------------------------------------------
 
 
-def _quoted(states) -> str:
-    return ", ".join(f"'{s}'" for s in sorted(states))
-
-
 def in_sources(action: str, state: str) -> str:
     """SQL: `state` (a file's state, NULL for no file) is a source of the workflow `action`."""
     allowed = sources(action)
     terms = []
     if allowed - {NO_FILE}:
-        terms.append(f"{state} IN ({_quoted(allowed - {NO_FILE})})")
+        terms.append(f"{state} IN ({code_list(allowed - {NO_FILE})})")
     if NO_FILE in allowed:
         terms.append(f"{state} IS NULL")
     return "(" + " OR ".join(terms) + ")" if terms else "(1 = 0)"

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, text
+from sqlalchemy import Connection, String, literal_column, text
 
 from permissions import Scope
-from portal.database import raise_work_mem, restore_work_mem
+from portal.database import raise_work_mem, restore_work_mem, timed
 from portal.persons.moves import follow_persons
 from portal.timeutil import utcnow
 
@@ -203,11 +203,6 @@ def _new(
     return f"{incoming}.{column}"
 
 
-def _timed(sql: str):
-    """A statement whose :now parameter is a timestamp stored the way the ORM stores it."""
-    return text(sql).bindparams(bindparam("now", type_=DateTime()))
-
-
 def _distinct(a: str, b: str, postgres: bool) -> str:
     return f"{a} IS DISTINCT FROM {b}" if postgres else f"{a} IS NOT {b}"
 
@@ -279,7 +274,7 @@ def apply_household(
         )
     if result.updated:
         connection.execute(
-            _timed(
+            timed(
                 f"INSERT INTO person_change ({HISTORY_COLUMNS}) "
                 f"SELECT p.id, s.region_code, :now, :user, 'import', :batch, {diff} "
                 f"FROM {STAGE} s JOIN person p ON p.id_number = s.id_number WHERE {changed_any}"
@@ -297,7 +292,7 @@ def apply_household(
         _distinct(f"person.{c}", new(c, "excluded", "person"), postgres) for c in COMPARED
     )
     connection.execute(
-        _timed(
+        timed(
             f"INSERT INTO person ({columns}, {NEW_PERSON_COLUMNS}) "
             f"SELECT {columns}, {flags}, {NEW_PERSON_VALUES} FROM {STAGE} WHERE TRUE "
             f"ON CONFLICT (id_number) DO UPDATE SET {assignments}, {list_flag} = TRUE, "
@@ -401,7 +396,7 @@ def _write_persons_postgres(
             _distinct(f"person.{c}", new(c, "s", "person"), True) for c in COMPARED
         )
         connection.execute(
-            _timed(
+            timed(
                 f"UPDATE person SET {assignments}, {list_flag} = TRUE, "
                 f"version = person.version + 1, updated_at = :now FROM {STAGE} s "
                 f"WHERE person.id_number = s.id_number AND ({changed} OR NOT person.{list_flag})"
@@ -411,7 +406,7 @@ def _write_persons_postgres(
     if result.created:
         work_mem = raise_work_mem(connection)
         connection.execute(
-            _timed(
+            timed(
                 f"INSERT INTO person ({columns}, {NEW_PERSON_COLUMNS}) "
                 f"SELECT {columns}, {flags}, {NEW_PERSON_VALUES} FROM {STAGE} s "
                 "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id_number = s.id_number) "

@@ -29,9 +29,10 @@ recorded it records the lapse. The batch also counts persons as the insured extr
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, text
+from sqlalchemy import Connection, String, literal_column, text
 
 from permissions import Scope
+from portal.database import timed
 from portal.imports import key_populations
 from portal.imports.apply import (
     ENROLLMENT_LOCK,
@@ -74,10 +75,6 @@ def _in_scope(connection: Connection, scope: Scope, column: str) -> str:
     return str(clause.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def _timed(sql: str):
-    return text(sql).bindparams(bindparam("now", type_=DateTime()))
-
-
 def apply_lapsed(
     connection: Connection,
     scope: Scope,
@@ -107,14 +104,14 @@ def apply_lapsed(
     result.created, result.updated, result.unchanged = (int(c or 0) for c in counts)
     params = {"batch": batch_id, "now": utcnow()}
     connection.execute(
-        _timed(
+        timed(
             "UPDATE enrollment AS e SET status = 'suspended', end_date = s.stop_date, "
             f"batch_id = :batch, updated_at = :now FROM {STAGE} s WHERE {COVERING}"
         ),
         params,
     )
     connection.execute(
-        _timed(
+        timed(
             "INSERT INTO enrollment (id_number, scheme, region_code, start_date, end_date, status, "
             "name, vouched_prefix, batch_id, updated_at) SELECT s.id_number, 'employee', "
             "s.region_code, s.stop_date, s.stop_date, 'suspended', s.name, s.vouched_prefix, "

@@ -42,11 +42,11 @@ and cross-city moves, imports/apply.apply_household):
 
 import re
 
-from sqlalchemy import Connection, DateTime, bindparam, text
+from sqlalchemy import Connection, text
 
 from permissions.enforcer import get_enforcer
 from permissions.roles import ROLES
-from portal.database import raise_work_mem, restore_work_mem
+from portal.database import code_list, raise_work_mem, restore_work_mem, timed
 from portal.persons.codes import OPEN_FILE_STATES
 from portal.regions.codes import PREFIX_LENGTH, subtree_bounds
 from portal.timeutil import utcnow
@@ -69,10 +69,6 @@ def visiting_roles() -> tuple[str, ...]:
     )
 
 
-def _quoted(values) -> str:
-    return ", ".join(f"'{v}'" for v in sorted(values))
-
-
 def _prefix_length(level: str) -> str:
     """SQL: the prefix length of a region's level (regions/codes.PREFIX_LENGTH)."""
     whens = " ".join(f"WHEN {lv} THEN {n}" for lv, n in PREFIX_LENGTH.items())
@@ -85,7 +81,7 @@ def _covered(assignee: str, community: str) -> str:
     return (
         f"EXISTS (SELECT 1 FROM role_grant g JOIN region r ON r.code = g.region_code "
         f"JOIN app_user u ON u.id = g.user_id "
-        f"WHERE g.user_id = {assignee} AND u.active AND g.role IN ({_quoted(visiting_roles())}) "
+        f"WHERE g.user_id = {assignee} AND u.active AND g.role IN ({code_list(visiting_roles())}) "
         f"AND substr({community}, 1, {length}) = substr(g.region_code, 1, {length}))"
     )
 
@@ -119,7 +115,7 @@ def follow_persons(
     joins, where = (
         "",
         [
-            f"f.state IN ({_quoted(OPEN_FILE_STATES)})",
+            f"f.state IN ({code_list(OPEN_FILE_STATES)})",
             "f.region_code <> p.region_code",
         ],
     )
@@ -133,7 +129,7 @@ def follow_persons(
             raise ValueError(f"not a region prefix: {region_prefix!r}")
         params["lo"], params["hi"] = subtree_bounds(region_prefix)
         where.append("(f.region_code BETWEEN :lo AND :hi OR p.region_code BETWEEN :lo AND :hi)")
-    unassignable = _quoted(sources("unassign"))
+    unassignable = code_list(sources("unassign"))
     unassigned = BY_ACTION["unassign"].target
     covered = _covered("f.assignee_id", "p.region_code")
     _create_plan(connection, postgres)
@@ -184,11 +180,6 @@ def _create_plan(connection: Connection, postgres: bool) -> None:
     )
 
 
-def _timed(sql: str):
-    """A statement whose :now is a timestamp stored the way the ORM stores it."""
-    return text(sql).bindparams(bindparam("now", type_=DateTime()))
-
-
 def _history(postgres: bool) -> str:
     """SQL: the history's {field: [old, new]} of a planned move, each field when it changes."""
     array = "jsonb_build_array" if postgres else "json_array"
@@ -217,7 +208,7 @@ def _apply_plan(connection: Connection, postgres: bool, params: dict) -> None:
         )
     )
     connection.execute(
-        _timed(
+        timed(
             "INSERT INTO file_move (file_id, person_id, year, from_region_code, to_region_code, "
             "at, cause, batch_id, user_id, old_assignee_id, kept_assignee) "
             "SELECT m.file_id, m.person_id, m.year, m.from_region, m.to_region, :now, :cause, "
@@ -226,7 +217,7 @@ def _apply_plan(connection: Connection, postgres: bool, params: dict) -> None:
         params,
     )
     connection.execute(
-        _timed(
+        timed(
             "INSERT INTO person_change (person_id, region_code, at, user_id, cause, batch_id, "
             f"changes) SELECT m.person_id, m.to_region, :now, :user, :cause, :batch, "
             f"{_history(postgres)} FROM {PLAN} m ORDER BY m.file_id"

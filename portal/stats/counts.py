@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import text
 
 from portal.comparisons.operations import APPLIES, NAME_SPACES
+from portal.database import code_list
 from portal.persons.codes import FILE_STATES, GOVERNMENT_PAID_MASK, OPEN_FILE_STATES, REASONS
 from portal.regions.codes import subtree_bounds
 
@@ -73,8 +74,8 @@ PERSON_COUNTS = {
 # probing the records of every person cost more than the rest of the counts together.
 PERSON_FIELDS = (*PERSON_COUNTS, "mismatched")
 # File counts of one year: column name → SQL (over person_file f).
-_OPEN = "f.state IN (" + ", ".join(f"'{s}'" for s in OPEN_FILE_STATES) + ")"
-_KNOWN = ", ".join(f"'{code}'" for code, _ in REASONS if code != "other")
+_OPEN = f"f.state IN ({code_list(OPEN_FILE_STATES)})"
+_KNOWN = code_list(code for code, _ in REASONS if code != "other")
 FILE_COUNTS = {f"files_{state}": f"f.state = '{state}'" for state in STATE_CODES}
 FILE_COUNTS |= {
     f"open_{code}": f"{_OPEN} AND f.reason_code = '{code}'"
