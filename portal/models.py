@@ -4,17 +4,20 @@ from portal.accounts.models import Grant, LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.comparisons.models import ComparisonRun
 from portal.imports.models import ColumnMapping, ImportBatch
-from portal.jobs.models import Job
+from portal.jobs.models import Job, ScheduledRun
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
-from portal.stats.models import CommunityFigures
+from portal.stats.models import CommunityActivity, CommunityFigures, DailyFigures
+from portal.targets.models import RegionTarget
 from portal.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
     "ColumnMapping",
+    "CommunityActivity",
     "CommunityFigures",
     "ComparisonRun",
+    "DailyFigures",
     "Enrollment",
     "Grant",
     "ImportBatch",
@@ -24,6 +27,8 @@ __all__ = [
     "PersonChange",
     "PersonFile",
     "Region",
+    "RegionTarget",
+    "ScheduledRun",
     "User",
     "Visit",
 ]

@@ -86,6 +86,13 @@ FILE_COUNTS["open_other"] = (
     f"{_OPEN} AND f.reason_code IS NOT NULL AND f.reason_code NOT IN ({_KNOWN})"
 )
 FILE_COUNTS["open_none"] = f"{_OPEN} AND f.reason_code IS NULL"
+# The contact funnel (files → visited → agreed → enrolled): files of the year visited at least
+# once, and of those the ones whose person agreed (paid or reported paid: waiting for the
+# comparison's confirmation, or confirmed enrolled).
+FUNNEL_CODES = ("visited", "agreed")
+_VISITED = "f.last_visit_at IS NOT NULL"
+FILE_COUNTS["files_visited"] = _VISITED
+FILE_COUNTS["files_agreed"] = f"{_VISITED} AND f.state IN ('pending_confirmation', 'enrolled')"
 FILE_FIELDS = tuple(FILE_COUNTS)
 COLUMNS = PERSON_FIELDS + FILE_FIELDS  # the maintained table's count columns
 # Parameters every statement built from these fragments needs.
@@ -146,6 +153,7 @@ class Counts:
     mismatched: int = 0
     files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATE_CODES, 0))
     open_reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASON_CODES, 0))
+    funnel: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FUNNEL_CODES, 0))
 
     @property
     def must_insure(self) -> int:
@@ -168,6 +176,7 @@ class Counts:
             setattr(total, name, getattr(self, name) + getattr(other, name))
         total.files = {k: self.files[k] + other.files[k] for k in STATE_CODES}
         total.open_reasons = {k: self.open_reasons[k] + other.open_reasons[k] for k in REASON_CODES}
+        total.funnel = {k: self.funnel[k] + other.funnel[k] for k in FUNNEL_CODES}
 
     def __add__(self, other: "Counts") -> "Counts":
         if not isinstance(other, Counts):
@@ -181,6 +190,7 @@ class Counts:
         columns = {name: getattr(self, name) for name in PERSON_FIELDS}
         columns |= {f"files_{k}": v for k, v in self.files.items()}
         columns |= {f"open_{k}": v for k, v in self.open_reasons.items()}
+        columns |= {f"files_{k}": v for k, v in self.funnel.items()}
         return columns
 
     @classmethod
@@ -195,6 +205,7 @@ class Counts:
             setattr(self, name, int(row.get(name) or 0))
         self.files = {k: int(row.get(f"files_{k}") or 0) for k in STATE_CODES}
         self.open_reasons = {k: int(row.get(f"open_{k}") or 0) for k in REASON_CODES}
+        self.funnel = {k: int(row.get(f"files_{k}") or 0) for k in FUNNEL_CODES}
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Counts):
@@ -202,7 +213,7 @@ class Counts:
         return self.as_columns() == other.as_columns()
 
 
-assert set(Counts.__dataclass_fields__) == set(PERSON_FIELDS) | {"files", "open_reasons"}
+assert set(Counts.__dataclass_fields__) == set(PERSON_FIELDS) | {"files", "open_reasons", "funnel"}
 assert [f.name for f in fields(Counts)][: len(PERSON_FIELDS)] == list(PERSON_FIELDS)
 
 

@@ -2,7 +2,17 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -38,3 +48,7 @@ class Visit(db.Model):
     reviewer_id: Mapped[int | None] = mapped_column(Integer)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
     review_comment: Mapped[str | None] = mapped_column(String(500))
+    # The worker helped the person activate the medical-insurance e-credential on this visit.
+    activated_e_credential: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
