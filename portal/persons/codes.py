@@ -63,6 +63,13 @@ CLOSED_FILE_STATES = ("enrolled", "exempt")
 OPEN_FILE_STATES = tuple(code for code, _ in FILE_STATES if code not in CLOSED_FILE_STATES)
 # On a grid worker's task list: the files waiting for their visit.
 WORK_STATES = ("assigned", "following")
+# A person who declined needs repeated persuasion (动员): the declined file stays in the worker's
+# work, back on the task list from its follow-up date (before that, or without one, in a section
+# of its own), found by the search, counted in the worker's and the supervisor's figures, and
+# back for the next collection period (workflow `return_declined`).
+DECLINED = "declined"
+# Every state a file in the worker's hands is worked in.
+WORKER_STATES = (*WORK_STATES, DECLINED)
 
 FILE_TYPES = (("uninsured", "未参保"), ("lapsed", "断缴"))
 FILE_TYPE_LABELS = dict(FILE_TYPES)

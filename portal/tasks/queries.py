@@ -3,7 +3,9 @@
 A task is a file the user is to visit: every read starts from `scoped_files`, which applies
 `scope_for(actor, "visit.record").clause(PersonFile.region_code, PersonFile.assignee_id)` (a grid
 worker's scope is assigned-only), so a file outside it is simply not found. The list is the
-actor's own files in the states of work, ordered by priority in SQL.
+actor's own files in the states of work, ordered by priority in SQL. A declined file stays the
+worker's (repeated persuasion): on the list from its follow-up date, in a section of its own
+before that, and always found by the search.
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from portal.persons.models import Person, PersonFile
 from portal.timeutil import local_today
 from portal.visits.codes import OUTCOMES, Outcome
 from portal.visits.models import Visit
+from portal.visits.progress import declined_waiting_clause, to_visit_clause
 from portal.workflow import transitions
 
 ACTION = "visit.record"
@@ -93,19 +96,46 @@ def search_clause(filters: person_queries.PersonFilters):
     return true()
 
 
+def searching(filters: person_queries.PersonFilters) -> bool:
+    return bool(filters.id_number or filters.name)
+
+
 def task_ids_query(actor, filters: person_queries.PersonFilters, today: date | None = None):
     """SELECT the ids of the actor's own files to visit, matching the search, in priority order
-    (paginate this; load the page's files with `files_by_ids`)."""
+    (paginate this; load the page's files with `files_by_ids`). Without a search: the files to
+    visit today (declined ones from their follow-up date); a search finds every declined file."""
+    today = today or local_today()
     scope = scope_for(actor, ACTION)
+    if searching(filters):
+        states = PersonFile.state.in_(codes.WORKER_STATES)
+    else:
+        states = to_visit_clause(today)
     return (
         select(PersonFile.id)
         .where(
             scope.clause(PersonFile.region_code, PersonFile.assignee_id),
             PersonFile.assignee_id == actor.id,
-            PersonFile.state.in_(codes.WORK_STATES),
+            states,
             search_clause(filters),
         )
-        .order_by(*priority_order(today or local_today()))
+        .order_by(*priority_order(today))
+    )
+
+
+def declined_waiting_ids_query(actor, today: date | None = None):
+    """SELECT the ids of the actor's declined files not yet due for follow-up: the list's own
+    section, the nearest follow-up date first, those without one last."""
+    today = today or local_today()
+    scope = scope_for(actor, ACTION)
+    no_date = case((PersonFile.follow_up_on.is_(None), 1), else_=0)
+    return (
+        select(PersonFile.id)
+        .where(
+            scope.clause(PersonFile.region_code, PersonFile.assignee_id),
+            PersonFile.assignee_id == actor.id,
+            declined_waiting_clause(today),
+        )
+        .order_by(no_date, PersonFile.follow_up_on, PersonFile.id)
     )
 
 
@@ -131,6 +161,10 @@ def month_day(day: date) -> str:
 
 def due_tags(file: PersonFile, today: date) -> list[Due]:
     tags = []
+    if file.state == codes.DECLINED:
+        tags.append(Due("declined", "曾拒绝参保"))
+        if file.follow_up_on is not None and file.follow_up_on > today:
+            tags.append(Due("date", f"{month_day(file.follow_up_on)}再动员"))
     if file.due_date is not None and file.due_date < today:
         tags.append(Due("over", "逾期"))
     if file.follow_up_on is not None and file.follow_up_on <= today:

@@ -3,13 +3,13 @@
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user
 
 from permissions import requires
 from portal.extensions import db
 from portal.persons import codes
 from portal.persons import operations as person_ops
 from portal.persons.queries import SEX_LABELS
+from portal.request_cycle import current_actor
 from portal.tasks import queries
 from portal.tasks.forms import TaskSearchForm, VisitForm
 from portal.visits import codes as visit_codes
@@ -27,14 +27,10 @@ AFTER = {
 }
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
 @bp.route("/")
 @requires("visit.record")
 def index():
-    actor = _actor()
+    actor = current_actor()
     form = TaskSearchForm(request.args)
     page = rows = None
     if form.validate():
@@ -63,7 +59,7 @@ def _lock_to_current(form: VisitForm, file) -> None:
 
 
 def _render_file(file, form: VisitForm, *, status: int = 200, error=None, conflict=None):
-    actor = _actor()
+    actor = current_actor()
     context = queries.file_context(actor, file)
     return render_template(
         "tasks/detail.html",
@@ -79,7 +75,7 @@ def _render_file(file, form: VisitForm, *, status: int = 200, error=None, confli
 @bp.route("/<int:file_id>")
 @requires("visit.record")
 def detail(file_id: int):
-    file = queries.get_task_or_404(file_id, _actor())
+    file = queries.get_task_or_404(file_id, current_actor())
     form = VisitForm(
         data={
             "idempotency_key": str(uuid.uuid4()),
@@ -93,7 +89,7 @@ def detail(file_id: int):
 @bp.route("/<int:file_id>/visit", methods=["GET", "POST"])
 @requires("visit.record")
 def visit(file_id: int):
-    actor = _actor()
+    actor = current_actor()
     file = queries.get_task_or_404(file_id, actor)
     if request.method == "GET":  # e.g. back from signing in again: the form is on the file page
         return redirect(url_for("tasks.detail", file_id=file.id))
@@ -121,7 +117,7 @@ def visit(file_id: int):
 @requires("visit.record")
 def call(file_id: int):
     """The full phone number as a tap-to-call link, in this one response; the reveal is logged."""
-    actor = _actor()
+    actor = current_actor()
     file = queries.get_task_or_404(file_id, actor)
     person = file.person
     if request.method == "GET" or not person.phone:

@@ -8,10 +8,10 @@ phone: the worker themselves).
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from portal.extensions import db
-from portal.persons.codes import OPEN_FILE_STATES, WORK_STATES
+from portal.persons.codes import DECLINED, OPEN_FILE_STATES, WORK_STATES
 from portal.persons.models import PersonFile
 from portal.timeutil import local_midnight_utc, local_today
 from portal.visits.models import Visit
@@ -20,12 +20,32 @@ from portal.visits.models import Visit
 @dataclass(frozen=True)
 class Progress:
     open_files: int = 0  # every open file held (incl. pending confirmation / review)
-    to_visit: int = 0  # on the task list: assigned or following
+    to_visit: int = 0  # on the task list: assigned, following, declined due for follow-up
     overdue: int = 0  # to visit, with a due date before today
     awaiting_confirmation: int = 0  # reported paid, waiting for the next comparison
     awaiting_review: int = 0  # a proposed closure waiting for the supervisor
+    declined: int = 0  # declined files held (to persuade again), due or not
+    declined_waiting: int = 0  # declined, follow-up date not reached (or none): their own section
     visits_this_week: int = 0
     conversions_this_month: int = 0  # files closed as enrolled, credited to the worker
+
+
+def declined_due(today: date):
+    """WHERE term: a declined file whose follow-up date has come."""
+    return and_(PersonFile.state == DECLINED, PersonFile.follow_up_on <= today)
+
+
+def to_visit_clause(today: date):
+    """WHERE term: a file on the worker's task list today (to visit, or declined and due)."""
+    return or_(PersonFile.state.in_(WORK_STATES), declined_due(today))
+
+
+def declined_waiting_clause(today: date):
+    """WHERE term: a declined file not yet due (no follow-up date, or a later one)."""
+    return and_(
+        PersonFile.state == DECLINED,
+        or_(PersonFile.follow_up_on.is_(None), PersonFile.follow_up_on > today),
+    )
 
 
 def week_start(today: date) -> date:
@@ -41,10 +61,12 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
         select(
             PersonFile.assignee_id,
             func.count(),
-            func.count().filter(PersonFile.state.in_(WORK_STATES)),
-            func.count().filter(PersonFile.state.in_(WORK_STATES), PersonFile.due_date < today),
+            func.count().filter(to_visit_clause(today)),
+            func.count().filter(to_visit_clause(today), PersonFile.due_date < today),
             func.count().filter(PersonFile.state == "pending_confirmation"),
             func.count().filter(PersonFile.state == "pending_review"),
+            func.count().filter(PersonFile.state == DECLINED),
+            func.count().filter(declined_waiting_clause(today)),
         )
         .where(PersonFile.assignee_id.in_(user_ids), PersonFile.state.in_(OPEN_FILE_STATES))
         .group_by(PersonFile.assignee_id)
@@ -70,7 +92,7 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
     by_user = {row[0]: row[1:] for row in files}
     return {
         uid: Progress(
-            *(int(v) for v in by_user.get(uid, (0,) * 5)),
+            *(int(v) for v in by_user.get(uid, (0,) * 7)),
             visits_this_week=int(visits.get(uid, 0)),
             conversions_this_month=int(conversions.get(uid, 0)),
         )
