@@ -11,6 +11,8 @@ import functools
 from flask import abort, g, has_request_context, make_response, redirect, request, url_for
 from flask_login import current_user
 
+from portal.htmx import is_partial
+
 PUBLIC_ENDPOINTS = {"static"}
 
 
@@ -42,7 +44,7 @@ def public(view):
 
 def redirect_page(location: str):
     """Redirect; an htmx request is told to load the whole page instead of a fragment."""
-    if request.headers.get("HX-Request"):
+    if is_partial():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = location
         return response

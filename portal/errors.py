@@ -1,7 +1,9 @@
 """Error pages in Chinese; htmx requests get a short fragment instead of a full page."""
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+
+from portal.htmx import is_partial
 
 MESSAGES = {
     400: ("请求无效", "提交的内容无法处理，请返回重试。"),
@@ -15,7 +17,7 @@ MESSAGES = {
 
 def _render(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, MESSAGES[500])
-    template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_fragment.html" if is_partial() else "errors/error.html"
     return render_template(template, status=status, title=title, message=detail or message), status
 
 

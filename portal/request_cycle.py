@@ -4,6 +4,7 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
+from flask_login import current_user
 
 from permissions import was_consulted
 from portal.extensions import db
@@ -24,6 +25,16 @@ REQUEST_STATE = ("permissions_consulted", "_login_user", "session_end_reason")
 STARTED = "request_started"
 
 
+def current_actor():
+    """The signed-in user as the model object (not the proxy): for services and audit records."""
+    return current_user._get_current_object()
+
+
+def _automatic_options() -> bool:
+    rule = request.url_rule
+    return request.method == "OPTIONS" and bool(getattr(rule, "provide_automatic_options", False))
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def start() -> None:
@@ -41,6 +52,10 @@ def install(app: Flask) -> None:
         if request.endpoint != "static":
             # Pages carry personal data: never kept in a shared or browser cache.
             response.headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            # The same URL answers a fragment or the whole page depending on HX-Request: every
+            # HTML answer says so, the full page too (else a cache could serve one for the other).
+            response.vary.add("HX-Request")
         started = g.get(STARTED)
         if started is not None:
             # Server time of the request (bench/ load scripts read it; browsers show it).
@@ -54,11 +69,14 @@ def install(app: Flask) -> None:
         if response.status_code >= 400 or endpoint is None or endpoint == "static":
             db.session.rollback()
             return response
+        if _automatic_options():
+            # Flask answered OPTIONS itself (the Allow header) without running the view: nothing
+            # was read, so nothing was checked, and there is nothing to refuse or to commit.
+            db.session.rollback()
+            return response
         if app.config["PERMISSIONS_REQUIRE_CONSULT"] and not was_consulted():
             db.session.rollback()
             log.error("view %s returned without consulting permissions/", endpoint)
             return Response("权限检查缺失，请求已拒绝。", status=500, mimetype="text/plain")
         db.session.commit()
-        if request.headers.get("HX-Request"):
-            response.vary.add("HX-Request")
         return response

@@ -2,7 +2,6 @@
 results (coverage per township), and confirm a run the guard refused."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
@@ -15,6 +14,7 @@ from portal.jobs import queue
 from portal.jobs.models import Job
 from portal.regions.models import Region
 from portal.regions.queries import grant_regions_and_counties
+from portal.request_cycle import current_actor
 from portal.years.selection import current_year, parse_year, selected_year
 
 bp = Blueprint("comparisons", __name__, url_prefix="/comparisons")
@@ -35,12 +35,8 @@ class RunForm(PortalForm):
             raise ValidationError("请选择有效的参保年度。")
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
 def _region_choices():
-    regions = grant_regions_and_counties(_actor(), "comparison.run")
+    regions = grant_regions_and_counties(current_actor(), "comparison.run")
     return options((r.code, f"{r.name}（{r.code}）") for r in regions)
 
 
@@ -55,13 +51,13 @@ def index():
     if form.validate_on_submit():
         confirms = None
         if form.confirms.data:
-            confirms = ops.get_run_or_404(_int(form.confirms.data), _actor())
+            confirms = ops.get_run_or_404(_int(form.confirms.data), current_actor())
             if not form.force.data:
                 flash(f"请先勾选“{FORCE_LABEL}”。", "error")
                 return redirect(url_for("comparisons.detail", run_id=confirms.id))
         try:
             run = ops.start_comparison(
-                _actor(),
+                current_actor(),
                 db.session.get(Region, form.region.data),
                 parse_year(form.year.data) or year,
                 force=bool(form.force.data),
@@ -72,7 +68,7 @@ def index():
         else:
             flash("比对已开始，正在后台处理。", "success")
             return redirect(url_for("comparisons.detail", run_id=run.id))
-    page = db.paginate(ops.runs_query(_actor()), per_page=20, error_out=False)
+    page = db.paginate(ops.runs_query(current_actor()), per_page=20, error_out=False)
     return render_template(
         "comparisons/index.html",
         form=form,
@@ -94,7 +90,7 @@ def _int(value) -> int:
 @bp.route("/<int:run_id>")
 @requires("comparison.run")
 def detail(run_id: int):
-    actor = _actor()
+    actor = current_actor()
     run = ops.get_run_or_404(run_id, actor)
     job = db.session.get(Job, run.job_id) if run.job_id else None
     progress = queue.progress_of(job) if job else (0, None, None)

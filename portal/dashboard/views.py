@@ -1,11 +1,11 @@
 """The dashboard pages (统计): a region's figures, its children side by side, their export."""
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
 
 from permissions import requires
 from portal.dashboard import export as dashboard_export
 from portal.dashboard import regions, table
+from portal.request_cycle import current_actor
 from portal.stats.figures import child_figures, region_figures
 from portal.timeutil import format_local, utcnow
 from portal.years.selection import current_year, selected_year
@@ -13,15 +13,11 @@ from portal.years.selection import current_year, selected_year
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
 @bp.route("/")
 @requires(regions.ACTION)
 def index():
     """The user's own top region."""
-    region = regions.home_region(_actor())
+    region = regions.home_region(current_actor())
     if region is None:
         abort(404)
     return redirect(url_for("dashboard.region", region_code=region.code))
@@ -30,7 +26,7 @@ def index():
 @bp.route("/<region_code>")
 @requires(regions.ACTION)
 def region(region_code: str):
-    actor = _actor()
+    actor = current_actor()
     place = regions.get_region_or_404(region_code, actor)
     year = selected_year()
     sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))
@@ -58,7 +54,7 @@ def region(region_code: str):
 @bp.route("/<region_code>/export.xlsx")
 @requires(regions.EXPORT_ACTION)
 def export(region_code: str):
-    actor = _actor()
+    actor = current_actor()
     place = regions.get_exportable_region_or_404(region_code, actor)
     year = selected_year()
     sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))

@@ -1,7 +1,6 @@
 """The desk pages (工作台): townships, one township's desk, bulk actions, the review queue."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from permissions import can, requires, scope_for
 from portal.desk import assignment, queries
@@ -15,8 +14,10 @@ from portal.desk.forms import (
 )
 from portal.extensions import db
 from portal.forms import options
+from portal.htmx import is_partial
 from portal.persons import codes
 from portal.persons.queries import region_choices
+from portal.request_cycle import current_actor
 from portal.timeutil import local_today
 from portal.visits import review
 from portal.visits.codes import METHOD_LABELS, OUTCOME_LABELS
@@ -30,21 +31,10 @@ REVIEWS_PER_PAGE = 20
 MOVES_PER_PAGE = 50
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
-def _partial() -> bool:
-    """An htmx request swapping a part (a history restore needs the whole page)."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
-
-
 @bp.route("/")
 @requires("desk.view")
 def index():
-    actor = _actor()
+    actor = current_actor()
     page = db.paginate(
         queries.townships_query(actor),
         per_page=TOWNSHIPS_PER_PAGE,
@@ -65,7 +55,7 @@ def index():
 def _filter_form(township, formdata) -> DeskFilterForm:
     form = DeskFilterForm(formdata)
     _, communities = region_choices(
-        scope_for(_actor(), "desk.view"), within=township.prefix, levels=(5,)
+        scope_for(current_actor(), "desk.view"), within=township.prefix, levels=(5,)
     )
     form.set_communities(communities)
     return form
@@ -73,7 +63,7 @@ def _filter_form(township, formdata) -> DeskFilterForm:
 
 def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=()):
     """The desk page (or, for htmx, its file section) with the given forms' values."""
-    actor = _actor()
+    actor = current_actor()
     filters = filter_form.filters() if filter_form.validate() else queries.DeskFilters()
     page = db.paginate(
         queries.files_query(actor, township, filters),
@@ -102,7 +92,7 @@ def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=
         "state_labels": codes.FILE_STATE_LABELS,
         "reason_labels": codes.REASON_LABELS,
     }
-    if _partial():
+    if is_partial():
         return render_template("desk/_files.html", **context)
     desk_workers = queries.desk_workers(township)
     year = selected_year()
@@ -125,7 +115,7 @@ def _render_desk(township, filter_form, *, assign_form=None, error=None, ticked=
 @bp.route("/<township_code>")
 @requires("desk.view")
 def township(township_code: str):
-    region = queries.get_township_or_404(township_code, _actor())
+    region = queries.get_township_or_404(township_code, current_actor())
     return _render_desk(region, _filter_form(region, request.args))
 
 
@@ -137,7 +127,7 @@ def _back_to_desk(township, filters: queries.DeskFilters | None = None):
 @bp.route("/<township_code>/assign", methods=["POST"])
 @requires("file.assign")
 def assign(township_code: str):
-    actor = _actor()
+    actor = current_actor()
     region = queries.get_township_or_404(township_code, actor)
     filter_form = _filter_form(region, request.form)
     form = AssignForm()
@@ -168,7 +158,7 @@ def assign(township_code: str):
 @bp.route("/<township_code>/auto-assign", methods=["POST"])
 @requires("file.assign")
 def auto_assign(township_code: str):
-    actor = _actor()
+    actor = current_actor()
     region = queries.get_township_or_404(township_code, actor)
     form = AutoAssignForm()
     if not form.validate_on_submit():
@@ -186,7 +176,7 @@ def auto_assign(township_code: str):
 @bp.route("/<township_code>/handover", methods=["POST"])
 @requires("file.assign")
 def handover(township_code: str):
-    actor = _actor()
+    actor = current_actor()
     region = queries.get_township_or_404(township_code, actor)
     form = HandoverForm()
     if not form.validate_on_submit():
@@ -209,7 +199,7 @@ def handover(township_code: str):
 @bp.route("/<township_code>/moves")
 @requires("desk.view")
 def moves(township_code: str):
-    actor = _actor()
+    actor = current_actor()
     region = queries.get_township_or_404(township_code, actor)
     direction = request.args.get("direction")
     if direction not in queries.MOVE_DIRECTIONS:
@@ -237,7 +227,7 @@ def moves(township_code: str):
 
 
 def _render_reviews(township, *, forms=None, error=None, error_visit=None):
-    actor = _actor()
+    actor = current_actor()
     page = db.paginate(
         queries.in_township(review.pending_query(actor), township),
         per_page=REVIEWS_PER_PAGE,
@@ -262,14 +252,14 @@ def _render_reviews(township, *, forms=None, error=None, error_visit=None):
 @bp.route("/<township_code>/reviews")
 @requires("file.review")
 def reviews(township_code: str):
-    region = queries.get_township_or_404(township_code, _actor())
+    region = queries.get_township_or_404(township_code, current_actor())
     return _render_reviews(region)
 
 
 @bp.route("/reviews/<int:visit_id>", methods=["POST"])
 @requires("file.review")
 def decide(visit_id: int):
-    actor = _actor()
+    actor = current_actor()
     visit = review.get_pending_or_404(visit_id, actor)
     region = queries.get_township_or_404(queries.township_of(visit.region_code), actor)
     form = ReviewForm()

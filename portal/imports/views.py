@@ -10,11 +10,9 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     send_file,
     url_for,
 )
-from flask_login import current_user
 from sqlalchemy import select
 
 from permissions import requires, scope_for
@@ -22,6 +20,7 @@ from permissions.guard import redirect_page
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.forms import options
+from portal.htmx import is_partial
 from portal.imports import mappings, templates
 from portal.imports import operations as ops
 from portal.imports.forms import UploadForm, mapping_form
@@ -29,16 +28,13 @@ from portal.jobs import queue
 from portal.jobs.models import Job
 from portal.regions.models import Region
 from portal.regions.queries import grant_regions_and_counties
+from portal.request_cycle import current_actor
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
 def _region_choices():
-    regions = grant_regions_and_counties(_actor(), "data.import")
+    regions = grant_regions_and_counties(current_actor(), "data.import")
     return options((r.code, f"{r.name}（{r.code}）") for r in regions)
 
 
@@ -53,7 +49,7 @@ def index():
         region = db.session.get(Region, form.region.data)
         try:
             batch = ops.start_import(
-                _actor(),
+                current_actor(),
                 kind=form.kind.data,
                 region=region,
                 upload=form.file.data.stream,
@@ -65,7 +61,7 @@ def index():
         else:
             flash("文件已上传，正在后台处理。", "success")
             return redirect(url_for("imports.detail", batch_id=batch.id))
-    page = db.paginate(ops.batches_query(_actor()), per_page=20, error_out=False)
+    page = db.paginate(ops.batches_query(current_actor()), per_page=20, error_out=False)
     refused = {b.id for b in page.items if mappings.refusal_of(b) is not None}
     return render_template("imports/index.html", form=form, page=page, error=error, refused=refused)
 
@@ -87,15 +83,15 @@ def _view_model(batch):
 @bp.route("/<int:batch_id>")
 @requires("data.import")
 def detail(batch_id: int):
-    batch = ops.get_batch_or_404(batch_id, _actor())
+    batch = ops.get_batch_or_404(batch_id, current_actor())
     return render_template("imports/detail.html", **_view_model(batch))
 
 
 @bp.route("/<int:batch_id>/progress")
 @requires("data.import")
 def progress(batch_id: int):
-    batch = ops.get_batch_or_404(batch_id, _actor())
-    if batch.state in ("succeeded", "failed") and request.headers.get("HX-Request"):
+    batch = ops.get_batch_or_404(batch_id, current_actor())
+    if batch.state in ("succeeded", "failed") and is_partial():
         return redirect_page(url_for("imports.detail", batch_id=batch.id))
     return render_template("imports/_progress.html", **_view_model(batch))
 
@@ -103,7 +99,7 @@ def progress(batch_id: int):
 @bp.route("/<int:batch_id>/errors.xlsx")
 @requires("data.import")
 def errors(batch_id: int):
-    batch = ops.get_batch_or_404(batch_id, _actor())
+    batch = ops.get_batch_or_404(batch_id, current_actor())
     if not batch.error_file:
         flash("该批次没有退回的行。", "info")
         return redirect(url_for("imports.detail", batch_id=batch.id))
@@ -125,7 +121,7 @@ def errors(batch_id: int):
 @bp.route("/<int:batch_id>/retry", methods=["POST"])
 @requires("data.import")
 def retry(batch_id: int):
-    batch = ops.get_batch_or_404(batch_id, _actor())
+    batch = ops.get_batch_or_404(batch_id, current_actor())
     if mappings.refusal_of(batch) is not None:  # the same file would be refused again
         flash("文件中有必需的列没能识别，请先选择各列对应关系。", "info")
         return redirect(url_for("imports.columns", batch_id=batch.id))
@@ -151,7 +147,7 @@ def _list_kind(batch, job):
 def columns(batch_id: int):
     """The mapping step of a batch refused for its columns: choose the column of each field;
     the choice is remembered and the stored upload read again with it."""
-    batch = ops.get_batch_or_404(batch_id, _actor())
+    batch = ops.get_batch_or_404(batch_id, current_actor())
     refusal = mappings.refusal_of(batch)
     job = ops.job_of(batch)
     if refusal is None or job is None:
@@ -167,7 +163,7 @@ def columns(batch_id: int):
             for name in list_kind.fields
         }
         try:
-            ops.read_with_mapping(_actor(), batch, refusal, list_kind, chosen)
+            ops.read_with_mapping(current_actor(), batch, refusal, list_kind, chosen)
         except (mappings.MappingRefused, ops.ImportRefused) as exc:
             error = str(exc)
         else:
@@ -200,7 +196,7 @@ def template(kind: str):
     """下载模板: the header row, an example row, text ID column, dropdowns, 填写说明."""
     if kind not in ops.IMPORTERS:
         abort(404)
-    content = templates.build(kind, _first_community(_actor()))
+    content = templates.build(kind, _first_community(current_actor()))
     return send_file(
         io.BytesIO(content),
         as_attachment=True,

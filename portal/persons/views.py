@@ -10,16 +10,17 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_login import current_user
 
 from permissions import can, require, requires, scope_for
 from portal.extensions import db
 from portal.forms import options
+from portal.htmx import is_partial
 from portal.persons import codes, queries
 from portal.persons import export as person_export
 from portal.persons import operations as ops
 from portal.persons.forms import PersonEditForm, PersonSearchForm
 from portal.regions.codes import LEVEL_NAMES
+from portal.request_cycle import current_actor
 from portal.timeutil import format_local, utcnow
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
@@ -27,13 +28,9 @@ bp = Blueprint("persons", __name__, url_prefix="/persons")
 PER_PAGE = 20
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
 def _search_form() -> PersonSearchForm:
     form = PersonSearchForm(request.args)
-    level, choices = queries.region_choices(scope_for(_actor(), "person.view"))
+    level, choices = queries.region_choices(scope_for(current_actor(), "person.view"))
     form.region.label.text = LEVEL_NAMES[level]
     form.region.choices = options([("", "全部"), *choices])
     return form
@@ -46,24 +43,21 @@ def index():
     page = rows = None
     if form.validate():
         page = db.paginate(
-            queries.persons_query(_actor(), form.filters()),
+            queries.persons_query(current_actor(), form.filters()),
             per_page=current_app.config.get("PERSONS_PER_PAGE", PER_PAGE),
             max_per_page=100,
             error_out=False,
         )
         rows = queries.list_rows(page.items)
     # htmx swaps the results only; restoring a page from history needs the whole page.
-    partial = request.headers.get("HX-Request") and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
-    template = "persons/_results.html" if partial else "persons/index.html"
+    template = "persons/_results.html" if is_partial() else "persons/index.html"
     return render_template(template, form=form, page=page, rows=rows)
 
 
 @bp.route("/export.xlsx")
 @requires("report.export")
 def export():
-    actor = _actor()
+    actor = current_actor()
     require(actor, "person.view")
     form = _search_form()
     if not form.validate():
@@ -83,7 +77,7 @@ def export():
 
 
 def _render_detail(person, revealed: bool = False):
-    actor = _actor()
+    actor = current_actor()
     return render_template(
         "persons/detail.html",
         **queries.detail_context(person, revealed),
@@ -95,7 +89,7 @@ def _render_detail(person, revealed: bool = False):
 @bp.route("/<int:person_id>")
 @requires("person.view")
 def detail(person_id: int):
-    person = queries.get_person_or_404(person_id, _actor())
+    person = queries.get_person_or_404(person_id, current_actor())
     return _render_detail(person)
 
 
@@ -103,15 +97,15 @@ def detail(person_id: int):
 @requires("person.unmask")
 def reveal(person_id: int):
     """Full ID number and phone in this one response (nothing kept), logged."""
-    person = queries.get_person_or_404(person_id, _actor())
-    ops.reveal(_actor(), person)
+    person = queries.get_person_or_404(person_id, current_actor())
+    ops.reveal(current_actor(), person)
     return _render_detail(person, revealed=True)
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
 @requires("person.edit")
 def edit(person_id: int):
-    actor = _actor()
+    actor = current_actor()
     person = queries.get_person_or_404(person_id, actor, "person.edit")
     form = PersonEditForm(data=ops.form_data(person))
     form.region_code.choices = options(ops.community_choices(actor, person))

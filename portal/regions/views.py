@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from permissions import requires, scope_for
+from portal.htmx import is_partial
 from portal.regions import queries
 from portal.regions.models import Region
 
@@ -37,7 +38,5 @@ def detail(code: str):
 def search():
     text = request.args.get("q", "")
     results = queries.search(scope_for(current_user, "region.view"), text)
-    template = (
-        "regions/_results.html" if request.headers.get("HX-Request") else "regions/search.html"
-    )
+    template = "regions/_results.html" if is_partial() else "regions/search.html"
     return render_template(template, results=results, q=text)

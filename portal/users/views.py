@@ -1,7 +1,6 @@
 """User administration pages (系统管理 → 用户)."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from permissions import requires, scope_for
 from permissions.grants import can_manage_user, grantable_roles
@@ -9,14 +8,11 @@ from portal.extensions import db
 from portal.forms import options
 from portal.regions.models import Region
 from portal.regions.queries import get_region_or_404
+from portal.request_cycle import current_actor
 from portal.users import operations as ops
 from portal.users.forms import ConfirmForm, CreateUserForm, GrantForm, UserSearchForm, role_choices
 
 bp = Blueprint("users", __name__, url_prefix="/users")
-
-
-def _actor():
-    return current_user._get_current_object()
 
 
 @bp.route("/")
@@ -28,7 +24,7 @@ def index():
         q=form.q.data or "", role=form.role.data or "", status=form.status.data or ""
     )
     page = db.paginate(
-        ops.users_query(_actor(), filters),
+        ops.users_query(current_actor(), filters),
         per_page=current_app.config["USERS_PER_PAGE"],
         error_out=False,
     )
@@ -42,14 +38,14 @@ def new():
     if not code:
         flash("请先选择新用户所属的区划，再点击「在此区划新增用户」。", "info")
         return redirect(url_for("regions.index"))
-    region = get_region_or_404(code, scope_for(_actor(), "user.create"))
+    region = get_region_or_404(code, scope_for(current_actor(), "user.create"))
     form = CreateUserForm()
-    form.role.choices = role_choices(grantable_roles(_actor(), region))
+    form.role.choices = role_choices(grantable_roles(current_actor(), region))
     error = None
     if form.validate_on_submit():
         try:
             user, temporary = ops.create_user(
-                _actor(),
+                current_actor(),
                 username=form.username.data,
                 display_name=form.display_name.data,
                 phone=form.phone.data,
@@ -66,21 +62,21 @@ def new():
 
 
 def _load_for_manage(user_id: int):
-    return ops.get_user_or_404(user_id, scope_for(_actor(), "user.manage"))
+    return ops.get_user_or_404(user_id, scope_for(current_actor(), "user.manage"))
 
 
 @bp.route("/<int:user_id>")
 @requires("user.view")
 def detail(user_id: int):
-    user = ops.get_user_or_404(user_id, scope_for(_actor(), "user.view"))
-    manageable = can_manage_user(_actor(), user)
+    user = ops.get_user_or_404(user_id, scope_for(current_actor(), "user.view"))
+    manageable = can_manage_user(current_actor(), user)
     grant_form = None
     if manageable:
         grant_form = GrantForm()
-        grant_form.role.choices = role_choices(ops.grantable_anywhere(_actor()))
+        grant_form.role.choices = role_choices(ops.grantable_anywhere(current_actor()))
         grant_form.region.choices = options(
             (r.code, f"{r.name}（{r.level_name}）")
-            for r in ops.grant_region_choices(_actor(), user)
+            for r in ops.grant_region_choices(current_actor(), user)
         )
     return render_template(
         "users/detail.html",
@@ -96,16 +92,16 @@ def detail(user_id: int):
 def add_grant(user_id: int):
     user = _load_for_manage(user_id)
     form = GrantForm()
-    form.role.choices = role_choices(ops.grantable_anywhere(_actor()))
+    form.role.choices = role_choices(ops.grantable_anywhere(current_actor()))
     form.region.choices = options(
-        (r.code, r.name) for r in ops.grant_region_choices(_actor(), user)
+        (r.code, r.name) for r in ops.grant_region_choices(current_actor(), user)
     )
     if not form.validate_on_submit():
         flash("请选择要授予的角色和区划。", "error")
         return redirect(url_for("users.detail", user_id=user.id))
     region = db.session.get(Region, form.region.data)
     try:
-        ops.add_grant(_actor(), user, form.role.data, region)
+        ops.add_grant(current_actor(), user, form.role.data, region)
     except ops.UserAdminError as exc:
         flash(str(exc), "error")
     else:
@@ -119,7 +115,7 @@ def revoke_grant(user_id: int, grant_id: int):
     user = _load_for_manage(user_id)
     if ConfirmForm().validate_on_submit():
         try:
-            ops.revoke_grant(_actor(), user, grant_id)
+            ops.revoke_grant(current_actor(), user, grant_id)
         except ops.UserAdminError as exc:
             flash(str(exc), "error")
         else:
@@ -131,7 +127,7 @@ def _toggle(user_id: int, active: bool, done: str):
     user = _load_for_manage(user_id)
     if ConfirmForm().validate_on_submit():
         try:
-            ops.set_active(_actor(), user, active)
+            ops.set_active(current_actor(), user, active)
         except ops.UserAdminError as exc:
             flash(str(exc), "error")
         else:
@@ -158,7 +154,7 @@ def reset_password(user_id: int):
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("users.detail", user_id=user.id))
     try:
-        temporary = ops.reset_password(_actor(), user)
+        temporary = ops.reset_password(current_actor(), user)
     except ops.UserAdminError as exc:
         flash(str(exc), "error")
         return redirect(url_for("users.detail", user_id=user.id))
