@@ -33,19 +33,28 @@ def index():
     actor = current_actor()
     form = TaskSearchForm(request.args)
     page = rows = None
+    declined_rows = []
     if form.validate():
+        filters = form.filters()
         page = db.paginate(
-            queries.task_ids_query(actor, form.filters()),
+            queries.task_ids_query(actor, filters),
             per_page=PER_PAGE,
             max_per_page=PER_PAGE,
             error_out=False,
         )
         rows = queries.task_rows(queries.files_by_ids(actor, page.items))
+        if not queries.searching(filters) and page.page == 1:
+            # Declined, not yet due for follow-up: a section of their own under the list.
+            ids = db.session.scalars(
+                queries.declined_waiting_ids_query(actor).limit(PER_PAGE)
+            ).all()
+            declined_rows = queries.task_rows(queries.files_by_ids(actor, list(ids)))
     return render_template(
         "tasks/index.html",
         form=form,
         page=page,
         rows=rows,
+        declined_rows=declined_rows,
         progress=progress_of([actor.id])[actor.id],
         saved=session.pop(SAVED, None),
     )
