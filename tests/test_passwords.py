@@ -105,6 +105,15 @@ def test_generated_passwords_differ():
     assert len({passwords.generate_password() for _ in range(50)}) == 50
 
 
+def test_one_time_passwords_have_no_characters_confused_when_read_aloud():
+    """I/l/1 and O/o/0: one-time passwords are read out on the phone or copied from a screen."""
+    seen = set().union(*(passwords.generate_password() for _ in range(500)))
+    assert not seen & set("Il1Oo0")
+    # Still every class the rule counts (a thinned alphabet must not lose one).
+    assert any(c.islower() for c in seen) and any(c.isupper() for c in seen)
+    assert any(c.isdigit() for c in seen) and any(not c.isalnum() for c in seen)
+
+
 @pure
 @given(st.text(max_size=9))
 def test_shorter_than_ten_always_fails(password):

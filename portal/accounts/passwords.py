@@ -69,9 +69,17 @@ def password_problems(password: str, username: str | None = None) -> list[str]:
     return problems
 
 
+# One-time passwords are read aloud or copied by hand from a screen: no characters that are
+# mistaken for each other there (I, l and 1; O, o and 0).
+CONFUSABLE = frozenset("Il1Oo0")
+ONE_TIME_ALPHABET = "".join(
+    c for c in string.ascii_letters + string.digits + "#%+=@" if c not in CONFUSABLE
+)
+
+
 def generate_password() -> str:
     """A random temporary password that satisfies the rule (given once to an administrator)."""
-    alphabet = string.ascii_letters + string.digits + "#%+=@"
+    alphabet = ONE_TIME_ALPHABET
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(12))
         if not password_problems(candidate):
