@@ -238,6 +238,7 @@ def _render_reviews(township, *, forms=None, error=None, error_visit=None):
         township=township,
         page=page,
         rows=queries.review_rows(page.items),
+        own={v.id for v in page.items if review.proposed_by(actor, v)},  # four eyes
         forms=forms or {},
         error=error,
         error_visit=error_visit,

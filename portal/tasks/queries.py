@@ -13,7 +13,7 @@ from datetime import date
 
 from flask import abort
 from sqlalchemy import case, select, true
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import aliased, contains_eager
 
 from permissions import scope_for
 from portal.extensions import db
@@ -184,6 +184,27 @@ def short_address(address: str | None, community: str | None = None) -> str:
     return text
 
 
+def returned_proposals(file_ids) -> dict[int, Visit]:
+    """The files whose last visit is a proposal the supervisor returned: {file id: that visit}.
+    One query for a page of files; a later visit of the worker answers the return."""
+    ids = set(file_ids)
+    if not ids:
+        return {}
+    later = aliased(Visit)
+    answered = (
+        select(later.id)
+        .where(later.file_id == Visit.file_id, later.id > Visit.id)
+        .correlate(Visit)
+        .exists()
+    )
+    found = db.session.scalars(
+        select(Visit)
+        .where(Visit.file_id.in_(ids), Visit.review_state == "returned", ~answered)
+        .order_by(Visit.at, Visit.id)
+    )
+    return {v.file_id: v for v in found}
+
+
 @dataclass
 class TaskRow:
     """One line of the task list (the ID number is masked by the template)."""
@@ -199,16 +220,20 @@ class TaskRow:
 def task_rows(files: list[PersonFile], today: date | None = None) -> list[TaskRow]:
     today = today or local_today()
     names = person_queries.region_names({f.region_code for f in files})
+    returned = returned_proposals(f.id for f in files)
     rows = []
     for file in files:
         region_name = names.get(file.region_code, file.region_code)
+        due = due_tags(file, today)
+        if file.id in returned:
+            due.insert(0, Due("returned", "已退回"))
         rows.append(
             TaskRow(
                 file=file,
                 person=file.person,
                 region_name=region_name,
                 address=short_address(file.person.address, region_name),
-                due=due_tags(file, today),
+                due=due,
                 government_paid=[
                     k
                     for k in person_queries.key_populations(file.person.key_populations)
@@ -249,7 +274,13 @@ def file_context(actor, file: PersonFile) -> dict:
     today = local_today()
     visits = recent_visits(file)
     community = person_queries.region_names({file.region_code}).get(file.region_code)
+    returned = returned_proposals([file.id]).get(file.id)
+    reviewer = None
+    if returned is not None and returned.reviewer_id is not None:
+        reviewer = person_queries.user_names({returned.reviewer_id}).get(returned.reviewer_id)
     return {
+        "returned": returned,
+        "returned_by": reviewer,
         "file": file,
         "person": person,
         "community": community or file.region_code,

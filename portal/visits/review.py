@@ -27,6 +27,17 @@ class ReviewRefused(Exception):
     """A decision that cannot be made, with a Chinese message."""
 
 
+# Four eyes (双人复核): whoever proposed a closure cannot approve it; a supervisor who records a
+# closing visit themselves needs another reviewer. Returning one's own proposal stays allowed.
+OWN_PROPOSAL = "须由他人审核"
+OWN_PROPOSAL_REFUSED = "该核销申请由您本人提出，须由他人审核，您不能自行通过。"
+
+
+def proposed_by(actor, visit: Visit) -> bool:
+    """Did `actor` propose this closure (record its visit)?"""
+    return visit.user_id == actor.id
+
+
 def pending_query(actor):
     """Proposals waiting for the actor's review, oldest first, within the file.review scope."""
     scope = scope_for(actor, "file.review")
@@ -52,6 +63,8 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     if decision == "return" and not comment:
         raise ReviewRefused("退回时请写明原因，网格员会看到这条意见。")
     action, review_state = DECISIONS[decision]
+    if action == "approve_close" and proposed_by(actor, visit):
+        raise ReviewRefused(OWN_PROPOSAL_REFUSED)
     file = db.session.get(PersonFile, visit.file_id)
     message = transitions.refusal(actor, file, action)
     if message:
