@@ -40,12 +40,13 @@ USER_ADMINS = {
     "security_admin",
 }
 # Person files: everyone but the two officers views them (a grid worker: assigned ones only);
-# editing and exporting is for township supervisors and above; full numbers for supervisors
-# (admins inherit theirs), assigned grid workers and staff only with the extra unmask grant.
+# editing and exporting is for township supervisors and above; full numbers for supervisors,
+# assigned grid workers, and staff and admins only with the extra unmask grant (administrators
+# inherit no personal data: permissions/roles.py PERSONAL_DATA_ACTIONS).
 PERSON_VIEWERS = EVERYONE - {"security_admin", "auditor"}
 PERSON_EDITORS = IMPORTERS | {"township_supervisor"}
 EXPORTERS = IMPORTERS | {"township_supervisor"}
-UNMASKERS = {"province_admin", "city_admin", "county_admin", "township_supervisor", "grid_worker"}
+UNMASKERS = {"township_supervisor", "grid_worker"}
 # The desk (工作台): township supervisors and every staff level above them see, assign, review.
 DESK_USERS = IMPORTERS | {"township_supervisor"}
 MOVES_YEAR = date.today().year  # a year the year picker offers
@@ -154,8 +155,8 @@ def _person_marker(target: Target, where: str) -> None:
 
 
 # ---- the grid worker's phone (我的任务): set-ups ----
-# Roles that record visits: grid workers (assigned files) and supervisors, whom admins inherit.
-VISITORS = {"province_admin", "city_admin", "county_admin", "township_supervisor", "grid_worker"}
+# Roles that record visits: grid workers (assigned files) and supervisors; no administrator.
+VISITORS = {"township_supervisor", "grid_worker"}
 
 
 def _task_file(target: Target, where: str) -> None:

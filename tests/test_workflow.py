@@ -28,8 +28,8 @@ ASSIGNERS = {
     "province_staff",
     "province_admin",
 }
-# Grid workers only on files assigned to them; admins inherit the supervisor's rights.
-VISITORS = {"grid_worker", "township_supervisor", "county_admin", "city_admin", "province_admin"}
+# Grid workers only on files assigned to them, and supervisors; administrators do no field work.
+VISITORS = {"grid_worker", "township_supervisor"}
 COMPARERS = ASSIGNERS - {"township_supervisor"}
 WHO = {
     "assign": ASSIGNERS,
