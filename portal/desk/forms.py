@@ -1,6 +1,6 @@
 """Forms of the desk: the file filters, bulk assignment, auto-assignment, handover, review."""
 
-from wtforms import DateField, Field, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import DateInput
 
@@ -80,7 +80,17 @@ class AssignForm(PortalForm):
     worker = SelectField("分配给网格员", choices=[], validate_choice=False)
     due_date = DueDateField("截止日期（可选）", validators=[Optional()])
     file_ids = IdListField()
+    # 全选本页 without JavaScript: the box ticked sends the page's ids (hidden page_ids) as ticked.
+    page_all = BooleanField("全选本页")
+    page_ids = IdListField()
     selection = StringField()  # the button pressed: "ticked" or "filter"
+
+    def ticked_ids(self) -> list[int]:
+        """The ticked files, and the whole page when 全选本页 was ticked (no repeats)."""
+        ids = list(self.file_ids.data or [])
+        if self.page_all.data:
+            ids += self.page_ids.data or []
+        return list(dict.fromkeys(ids))
 
     def validate_selection(self, field):
         if field.data not in ("ticked", "filter"):

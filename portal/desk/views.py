@@ -131,7 +131,7 @@ def assign(township_code: str):
     region = queries.get_township_or_404(township_code, actor)
     filter_form = _filter_form(region, request.form)
     form = AssignForm()
-    ticked = form.file_ids.data or []
+    ticked = form.ticked_ids()
     error = None
     if form.validate_on_submit() and filter_form.validate():
         filters = filter_form.filters()
