@@ -110,7 +110,7 @@ def register_commands(app: Flask) -> None:
     from portal.comparisons.cli import compare_command
     from portal.demo import demo_command
     from portal.imports.cli import import_command
-    from portal.jobs.cli import worker_command
+    from portal.jobs.cli import schedule_cli, worker_command
     from portal.regions.cli import regions_cli
     from portal.stats.cli import stats_cli
     from portal.users.cli import users_cli
@@ -119,6 +119,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(schedule_cli)
     app.cli.add_command(import_command)
     app.cli.add_command(compare_command)
     app.cli.add_command(stats_cli)

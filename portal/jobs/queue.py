@@ -14,6 +14,9 @@ Who runs a job
   (`portal import`, `portal compare`, any CLI run) serves no request, so it never starts the
   thread: it used to, and the thread then raced the command for the job the command was about
   to run itself.
+- Scheduled jobs (portal/jobs/schedule.py: the daily snapshot…) run from the same loops: a
+  worker's, and the in-process thread's, which therefore starts with the first request served
+  and wakes every few seconds (a pass at most once a minute).
 - `portal import` / `portal compare` run their own job: they claim it in the transaction that
   enqueues it (`claim_here`), so no worker or thread ever sees it queued, then run it
   (`run_claimed`).
@@ -455,8 +458,10 @@ class InProcessRunner:
         self._stopping = False
 
     def serve(self) -> None:
-        """This process serves requests: from now on, committed jobs wake the thread."""
+        """This process serves requests: from now on, committed jobs wake the thread. The thread
+        starts now: it also runs the scheduled jobs (portal/jobs/schedule.py) once a minute."""
         self.serving = True
+        self.wake()
 
     def wake_after_commit(self) -> None:
         if self.serving:
@@ -480,12 +485,17 @@ class InProcessRunner:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        from portal.jobs.schedule import Ticker
+
         name = f"{worker_name()}:thread"
+        ticker = Ticker(name)
         while not self._stopping:
             self._event.wait(timeout=5)
             self._event.clear()
             with self.app.app_context():
                 try:
+                    if self.app.config.get("SCHEDULE_IN_PROCESS", True):
+                        ticker.tick(time.monotonic())
                     while not self._stopping and run_one(name, in_memory_progress=True):
                         pass
                 except Exception:  # keep the thread alive; the next wake retries

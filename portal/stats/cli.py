@@ -44,3 +44,26 @@ def verify_command(region_code: str | None, year: int | None) -> None:
         click.echo(f"共 {found} 个社区的统计数据与实际不一致，请运行 portal stats rebuild。")
         raise SystemExit(1)
     click.echo(f"统计数据核对无误（{'、'.join(str(y) for y in years) or '无已维护年度'}）。")
+
+
+@stats_cli.command("snapshot")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="只记录该日（YYYY-MM-DD，已结束的一天）；默认记录上次快照以来每个已结束的日子",
+)
+def snapshot_command(day) -> None:
+    """Write the daily trend figures (what the daily scheduled job does)."""
+    from portal.stats.snapshots import take_snapshots
+    from portal.timeutil import local_today
+
+    today = local_today()
+    if day is not None and day.date() >= today:
+        raise click.BadParameter("只能记录已结束的日子。", param_hint="--day")
+    days = take_snapshots(db.session.connection(), today, day=day.date() if day else None)
+    db.session.commit()
+    if days:
+        click.echo(f"已记录 {len(days)} 天的统计快照：{days[0]} 至 {days[-1]}。")
+    else:
+        click.echo("无需记录：这些日子的快照已存在。")

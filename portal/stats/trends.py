@@ -12,7 +12,7 @@ Scope is NOT checked here: the views check permissions for the region before cal
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Date, text
+from sqlalchemy import Date, bindparam, text
 
 from portal.extensions import db
 from portal.regions.codes import subtree_bounds
@@ -58,7 +58,9 @@ def _stored(region_code: str, first: date, today: date) -> list[TrendPoint]:
             "conversions, e_credential, government_paid, government_paid_insured "
             "FROM daily_figures WHERE region_code = :code AND day >= :first AND day < :today "
             "ORDER BY day"
-        ).columns(day=Date()),
+        )
+        .bindparams(bindparam("first", type_=Date()), bindparam("today", type_=Date()))
+        .columns(day=Date()),
         {"code": region_code, "first": first, "today": today},
     ).mappings()
     return [
@@ -85,7 +87,7 @@ def _activity(prefix: str, day: date) -> tuple[int, int]:
         text(
             "SELECT COALESCE(SUM(visits), 0), COALESCE(SUM(conversions), 0) "
             "FROM community_activity WHERE day = :day AND region_code BETWEEN :lo AND :hi"
-        ),
+        ).bindparams(bindparam("day", type_=Date())),
         {"day": day, "lo": lo, "hi": hi},
     ).one()
     return int(row[0]), int(row[1])
