@@ -4,6 +4,7 @@ import io
 import itertools
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 from openpyxl import load_workbook
@@ -53,6 +54,10 @@ def crowd(make_person):
     return {p.name: p for p in made}
 
 
+PURPOSE = "核对参保登记"
+FULL = {"full": "y", "purpose": PURPOSE}
+
+
 def workbook_rows(response) -> list[tuple]:
     assert response.status_code == 200, response.status_code
     assert response.mimetype == (
@@ -84,7 +89,7 @@ def listed_count(client, query: str) -> int:
 def test_export_has_the_rows_of_the_filtered_list(app, login, crowd, username, query):
     client = login(username)
     expected = listed_count(client, query)
-    rows = workbook_rows(client.get(f"/persons/export.xlsx?{query}"))
+    rows = workbook_rows(client.post("/persons/export.xlsx", data=dict(parse_qsl(query))))
     assert rows[0][:2] == ("姓名", "公民身份号码")
     assert len(rows) - 1 == expected
     (event,) = export_events(app)
@@ -95,7 +100,7 @@ def test_export_has_the_rows_of_the_filtered_list(app, login, crowd, username, q
 
 
 def test_export_stays_in_the_scope(login, crowd):
-    rows = workbook_rows(login("fc_supervisor").get("/persons/export.xlsx"))
+    rows = workbook_rows(login("fc_supervisor").post("/persons/export.xlsx"))
     names = {r[0] for r in rows[1:]}
     assert "吴滩一" not in names and "兴阜一" in names and "新盛一" in names
 
@@ -108,7 +113,9 @@ def _cells(rows) -> list[str]:
     ("username", "full"), [("fn_staff", ""), ("fn_staff", "y"), ("fc_supervisor", "")]
 )
 def test_export_is_masked_without_the_reveal_grant_or_the_tick(app, login, crowd, username, full):
-    rows = workbook_rows(login(username).get(f"/persons/export.xlsx?full={full}"))
+    rows = workbook_rows(
+        login(username).post("/persons/export.xlsx", data={"full": full, "purpose": PURPOSE})
+    )
     cells = _cells(rows)
     assert len(rows) > 1
     for cell in cells:
@@ -120,7 +127,7 @@ def test_export_is_masked_without_the_reveal_grant_or_the_tick(app, login, crowd
 
 
 def test_full_numbers_for_a_user_who_may_unmask_and_asked(app, login, crowd):
-    rows = workbook_rows(login("fc_supervisor").get("/persons/export.xlsx?full=y"))
+    rows = workbook_rows(login("fc_supervisor").post("/persons/export.xlsx", data=FULL))
     by_name = {r[0]: r for r in rows[1:]}
     assert by_name["兴阜一"][1] == crowd["兴阜一"].id_number
     assert by_name["兴阜一"][5] == crowd["兴阜一"].phone
@@ -132,7 +139,7 @@ def test_full_numbers_only_within_the_unmask_scope(app, login, crowd):
     with database(app) as session:
         staff = session.scalar(select(User).where(User.username == "fn_staff"))
         session.add(Grant(user_id=staff.id, role="unmask", region_code="320923001000"))
-    rows = workbook_rows(login("fn_staff").get("/persons/export.xlsx?full=y"))
+    rows = workbook_rows(login("fn_staff").post("/persons/export.xlsx", data=FULL))
     by_name = {r[0]: r for r in rows[1:]}
     assert by_name["兴阜一"][1] == crowd["兴阜一"].id_number
     assert by_name["吴滩一"][1] != crowd["吴滩一"].id_number
@@ -140,7 +147,7 @@ def test_full_numbers_only_within_the_unmask_scope(app, login, crowd):
 
 
 def test_formula_injection_is_neutralised(login, crowd):
-    rows = workbook_rows(login("fc_supervisor").get("/persons/export.xlsx"))
+    rows = workbook_rows(login("fc_supervisor").post("/persons/export.xlsx"))
     names = {r[0] for r in rows[1:]}
     assert "'=1+1" in names and "'@cmd" in names and "=1+1" not in names
     addresses = {r[8] for r in rows[1:]}
@@ -148,7 +155,9 @@ def test_formula_injection_is_neutralised(login, crowd):
 
 
 def test_export_labels_are_chinese(login, crowd):
-    rows = workbook_rows(login("fc_supervisor").get(f"/persons/export.xlsx?region={XINSHENG}"))
+    rows = workbook_rows(
+        login("fc_supervisor").post("/persons/export.xlsx", data={"region": XINSHENG})
+    )
     (row,) = rows[1:]
     header = rows[0]
     record = dict(zip(header, row, strict=True))
@@ -170,7 +179,7 @@ def test_export_streams_in_batches(app, login, crowd, monkeypatch, is_postgres):
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", spy)
     try:
-        rows = workbook_rows(login("fn_staff").get("/persons/export.xlsx"))
+        rows = workbook_rows(login("fn_staff").post("/persons/export.xlsx"))
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", spy)
@@ -182,20 +191,73 @@ def test_export_streams_in_batches(app, login, crowd, monkeypatch, is_postgres):
 
 def test_the_temporary_file_is_deleted_after_sending(app, login, crowd):
     exports = Path(app.config["INSTANCE_DIR"]) / "exports"
-    response = login("fc_supervisor").get("/persons/export.xlsx")
+    response = login("fc_supervisor").post("/persons/export.xlsx")
     assert len(workbook_rows(response)) > 1
     assert response.headers["Content-Length"] == str(len(response.data))
     assert list(exports.glob("persons-*.xlsx")) == []
 
 
 def test_grid_workers_and_auditors_may_not_export(app, login, crowd):
-    assert login("fc_grid1").get("/persons/export.xlsx").status_code == 403
-    assert login("js_auditor").get("/persons/export.xlsx").status_code == 403
+    assert login("fc_grid1").post("/persons/export.xlsx").status_code == 403
+    assert login("js_auditor").post("/persons/export.xlsx").status_code == 403
     assert export_events(app) == []
 
 
 def test_bad_filters_are_sent_back_to_the_list(app, login, crowd):
-    response = login("fc_supervisor").get("/persons/export.xlsx?phone_tail=12")
-    assert response.status_code == 302
-    assert "/persons/?phone_tail=12" in response.headers["Location"]
+    response = login("fc_supervisor").post("/persons/export.xlsx", data={"phone_tail": "12"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "查询条件有误，请修正后再导出。" in html and "手机尾号请输入 4 位数字。" in html
     assert export_events(app) == []
+
+
+# --- an export is a POST with a CSRF token; full numbers need a stated purpose -----------------
+
+
+def test_an_export_is_never_a_get(app, login, crowd):
+    client = login("fc_supervisor")
+    assert client.get("/persons/export.xlsx").status_code == 405
+    assert client.get("/persons/export.xlsx?full=y&purpose=x").status_code == 405
+    assert export_events(app) == []
+
+
+def test_the_export_form_posts_its_token_and_the_filters(login, crowd):
+    html = login("fc_supervisor").get("/persons/?insured_status=uninsured").get_data(as_text=True)
+    form = html[html.index('action="/persons/export.xlsx"') - 30 :]
+    form = form[: form.index("</form>")]
+    assert 'method="post"' in form and 'name="csrf_token"' in form
+    assert 'name="insured_status" value="uninsured"' in form
+    assert 'name="purpose"' in form
+
+
+def test_full_numbers_need_a_stated_purpose(app, login, crowd):
+    client = login("fc_supervisor")
+    for purpose in ("", "   "):
+        response = client.post("/persons/export.xlsx", data={"full": "y", "purpose": purpose})
+        assert response.mimetype == "text/html"
+        assert "导出完整号码须填写用途。" in response.get_data(as_text=True)
+    assert export_events(app) == []
+    # A masked export needs none.
+    assert len(workbook_rows(client.post("/persons/export.xlsx"))) > 1
+
+
+def test_the_purpose_is_in_the_audit_record(app, login, crowd):
+    workbook_rows(login("fc_supervisor").post("/persons/export.xlsx", data=FULL))
+    (event,) = export_events(app)
+    assert event.detail["masked"] is False
+    assert event.detail["purpose"] == PURPOSE
+
+
+def test_an_export_without_the_csrf_token_is_refused(app, login, crowd):
+    from tests.test_csrf import csrf_on, form_token
+
+    client = login("fc_supervisor")
+    with csrf_on(app):
+        refused = client.post("/persons/export.xlsx", data=FULL)
+        assert refused.status_code == 400
+        assert export_events(app) == []
+        token = form_token(client.get("/persons/"))
+        rows = workbook_rows(
+            client.post("/persons/export.xlsx", data={**FULL, "csrf_token": token})
+        )
+    assert len(rows) > 1

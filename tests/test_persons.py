@@ -245,15 +245,22 @@ def test_filters(login, people, query, expected):
 
 
 def test_id_number_filter_takes_the_full_number_or_its_last_digits(login, people):
+    """The full number is POSTed (never in a URL: tests/test_no_id_in_urls.py); the last
+    digits may also be a link's."""
     client = login("fn_staff")
     full = people["li"].id_number
     for text in (full, full.lower(), full[-6:], full[-4:]):
+        html = client.post("/persons/", data={"id_number": text}, follow_redirects=True).get_data(
+            as_text=True
+        )
+        assert names_on(html, people) == {"li"}, text
+    for text in (full[-6:], full[-4:]):
         html = client.get("/persons/", query_string={"id_number": text}).get_data(as_text=True)
         assert names_on(html, people) == {"li"}, text
     refused = client.get("/persons/?id_number=123").get_data(as_text=True)
     assert "末 4 至 6 位" in refused and names_on(refused, people) == set()
     wrong_check = full[:17] + ("0" if full[17] != "0" else "1")
-    refused = client.get("/persons/", query_string={"id_number": wrong_check})
+    refused = client.post("/persons/", data={"id_number": wrong_check})
     assert "校验位错误" in refused.get_data(as_text=True)
 
 

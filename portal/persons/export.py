@@ -96,11 +96,14 @@ def _row(record, today: date, unmask_scope) -> list:
     ]
 
 
-def export_persons(actor, filters: PersonFilters, *, full: bool = False) -> tuple[Path, int, bool]:
+def export_persons(
+    actor, filters: PersonFilters, *, full: bool = False, purpose: str = ""
+) -> tuple[Path, int, bool]:
     """Write the filtered list to a new temporary workbook; returns (path, rows, masked).
 
     Full numbers only when asked for and the actor holds person.unmask, and then only for the
-    rows within the actor's unmask scope. The caller sends the file and deletes it.
+    rows within the actor's unmask scope. The caller sends the file and deletes it. The purpose
+    the user stated (用途, required by the view for full numbers) goes into the audit record.
     """
     unmask_scope = (
         scope_for(actor, "person.unmask") if full and can(actor, "person.unmask") else None
@@ -137,6 +140,7 @@ def export_persons(actor, filters: PersonFilters, *, full: bool = False) -> tupl
             "rows": rows,
             "filters": _audited_filters(filters),
             "masked": masked,
+            "purpose": purpose[:200],
         },
     )
     return path, rows, masked

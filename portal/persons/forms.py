@@ -22,6 +22,9 @@ from portal.phones import normalize_phone
 ID_TAIL = re.compile(r"^[0-9]{3,5}[0-9X]$")  # the last 4–6 characters of an ID number
 PHONE_TAIL = re.compile(r"^[0-9]{4}$")
 ALL = ("", "全部")
+FULL_ID_NOT_IN_URL = "完整的身份证号不能放在网址中查询，请在查询框中输入后点“查询”。"
+# Fields of the list's form that are not filters (the export's own).
+NOT_FILTERS = ("full", "purpose")
 PHONE_MESSAGE = "联系电话格式不正确：应为 11 位手机号（1 开头）或带区号的固定电话。"
 # The key-population filter: any government-paid group, or one group (also the desk's filter).
 KEY_POPULATION_CHOICES = (
@@ -68,9 +71,38 @@ class PersonSearchForm(SearchForm):
         "未参保原因", validators=[Optional()], choices=options([ALL, *codes.REASONS])
     )
     full = BooleanField("导出完整号码")
+    purpose = StringField("用途", validators=[Optional(), Length(max=200)])
+
+    def __init__(self, formdata=None, *, posted: bool = False, **kwargs):
+        super().__init__(formdata, **kwargs)
+        # A full ID number is taken only from a POSTed form: never from (nor into) a URL.
+        self.posted = posted
 
     def validate_id_number(self, field):
         field.data = _id_query(field.data)
+        if len(field.data) > 6 and not self.posted:
+            raise ValidationError(FULL_ID_NOT_IN_URL)
+
+    def has_full_id_number(self) -> bool:
+        return len(self.id_number.data or "") > 6
+
+    def query_args(self) -> dict:
+        """The filters as query-string arguments for links and the address bar: a full ID number
+        stays out (the list of one person it finds is shown in the POST's own answer)."""
+        args = {
+            field.name: field.data
+            for field in self
+            if field.name not in NOT_FILTERS and field.data and isinstance(field.data, str)
+        }
+        if self.has_full_id_number():
+            del args["id_number"]
+        return args
+
+    def export_error(self) -> str | None:
+        """Why an export of this form may not run (a full export states its purpose)."""
+        if self.full.data and not (self.purpose.data or "").strip():
+            return "导出完整号码须填写用途。"
+        return None
 
     def validate_phone_tail(self, field):
         text = (field.data or "").strip()

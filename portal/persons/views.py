@@ -4,6 +4,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,19 +30,32 @@ PER_PAGE = 20
 
 
 def _search_form() -> PersonSearchForm:
-    form = PersonSearchForm(request.args)
+    """The list's filters: from a POSTed form (which alone may carry a full ID number), else
+    from the query string."""
+    posted = request.method == "POST"
+    form = PersonSearchForm(request.form if posted else request.args, posted=posted)
     level, choices = queries.region_choices(scope_for(current_actor(), "person.view"))
     form.region.label.text = LEVEL_NAMES[level]
     form.region.choices = options([("", "全部"), *choices])
     return form
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires("person.view")
 def index():
+    """The list. The filter form is POSTed so that a full ID number never enters a URL (the
+    address bar, the access log, the history, an htmx-pushed URL): a search without one is
+    redirected to its GET address (bookmarkable, pages); one with it is answered here."""
     form = _search_form()
+    valid = form.validate()
+    if request.method == "POST" and valid and not form.has_full_id_number() and not is_partial():
+        return redirect(url_for("persons.index", **form.query_args()), code=303)
+    return _render_index(form, valid)
+
+
+def _render_index(form: PersonSearchForm, valid: bool, export_error: str | None = None):
     page = rows = None
-    if form.validate():
+    if valid:
         page = db.paginate(
             queries.persons_query(current_actor(), form.filters()),
             per_page=current_app.config.get("PERSONS_PER_PAGE", PER_PAGE),
@@ -51,20 +65,39 @@ def index():
         rows = queries.list_rows(page.items)
     # htmx swaps the results only; restoring a page from history needs the whole page.
     template = "persons/_results.html" if is_partial() else "persons/index.html"
-    return render_template(template, form=form, page=page, rows=rows)
+    response = make_response(
+        render_template(
+            template,
+            form=form,
+            page=page,
+            rows=rows,
+            query=form.query_args() if valid else {},
+            export_error=export_error,
+        )
+    )
+    if request.method == "POST" and is_partial():
+        # The address htmx shows and keeps: the filters without a full ID number, or none.
+        pushed = not form.has_full_id_number() and valid and export_error is None
+        push = url_for("persons.index", **form.query_args()) if pushed else "false"
+        response.headers["HX-Push-Url"] = push
+    return response
 
 
-@bp.route("/export.xlsx")
+@bp.route("/export.xlsx", methods=["POST"])
 @requires("report.export")
 def export():
+    """The filtered list as a workbook: a POST (CSRF token) a link cannot trigger; full numbers
+    only with a stated purpose, which the audit record keeps."""
     actor = current_actor()
     require(actor, "person.view")
     form = _search_form()
-    if not form.validate():
-        flash("查询条件有误，请修正后再导出。", "error")
-        args = {k: v for k, v in request.args.items() if k != "full"}
-        return redirect(url_for("persons.index", **args))
-    path, _, masked = person_export.export_persons(actor, form.filters(), full=form.full.data)
+    valid = form.validate()
+    error = "查询条件有误，请修正后再导出。" if not valid else form.export_error()
+    if error:
+        return _render_index(form, valid, export_error=error)
+    path, _, masked = person_export.export_persons(
+        actor, form.filters(), full=form.full.data, purpose=(form.purpose.data or "").strip()
+    )
     name = (
         f"人员档案{'' if masked else '（完整号码）'}-{format_local(utcnow(), '%Y%m%d-%H%M')}.xlsx"
     )

@@ -27,11 +27,16 @@ AFTER = {
 }
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires("visit.record")
 def index():
     actor = current_actor()
-    form = TaskSearchForm(request.args)
+    posted = request.method == "POST"
+    form = TaskSearchForm(request.form if posted else request.args)
+    if posted and form.validate():
+        # The search is POSTed so that a typed full ID number (refused) never enters a URL; a
+        # name or the last digits go to the list's own address (bookmarkable, pages).
+        return redirect(url_for("tasks.index", q=form.q.data or None), code=303)
     page = rows = None
     declined_rows = []
     if form.validate():
