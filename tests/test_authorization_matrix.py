@@ -275,6 +275,7 @@ MATRIX: dict[str, Route] = {
         shows_object=True,
         prepare=_audit_marker,
     ),
+    "audit.export": Route("GET", lambda t: "/audit/export?username=matrix", {"auditor"}, 200, 200),
     # ---- the desk (工作台) ----
     "desk.index": Route(
         "GET", lambda t: "/desk/", DESK_USERS, 200, 200, role_status={"township_supervisor": 302}

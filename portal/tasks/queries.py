@@ -16,6 +16,7 @@ from sqlalchemy import case, select, true
 from sqlalchemy.orm import aliased, contains_eager
 
 from permissions import scope_for
+from portal.audit import operations as audit
 from portal.extensions import db
 from portal.persons import codes
 from portal.persons import queries as person_queries
@@ -46,6 +47,7 @@ def get_task_or_404(file_id: int, actor) -> PersonFile:
     """One file in the actor's visit.record scope; outside it, 404 (not found, not forbidden)."""
     file = db.session.scalar(scoped_files(actor).where(PersonFile.id == file_id))
     if file is None:
+        audit.denied("task", file_id, actor=actor)
         abort(404)
     return file
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.audit import operations as audit
 from portal.extensions import db
 from portal.persons.codes import FILE_STATE_LABELS, REASON_LABELS
 from portal.persons.models import PersonFile
@@ -204,8 +205,24 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
     except TransitionRefused as refused:
         db.session.rollback()
         raise VisitRefused(str(refused)) from None
-    return VisitResult(db.session.get(Visit, visit_id), replayed=False)
+    visit = db.session.get(Visit, visit_id)
+    _audit(actor, file, visit)
+    return VisitResult(visit, replayed=False)
 
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def _audit(actor, file: PersonFile, visit: Visit) -> None:
+    """Each visit is an audit event: which file, the outcome and method (the note is personal
+    and stays in the visit record)."""
+    audit.record(
+        "visit.record",
+        actor=actor,
+        target_type="file",
+        target_id=file.id,
+        target_label=file.file_number,
+        region_code=file.region_code,
+        detail={"outcome": visit.outcome, "method": visit.method, "visit_id": visit.id},
+    )

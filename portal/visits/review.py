@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from permissions import scope_for
+from portal.audit import operations as audit
 from portal.extensions import db
 from portal.persons.codes import EXCLUSION_REASON_LABELS
 from portal.persons.models import Person, PersonFile
@@ -51,6 +52,7 @@ def pending_query(actor):
 def get_pending_or_404(visit_id: int, actor) -> Visit:
     visit = db.session.scalar(pending_query(actor).where(Visit.id == visit_id).order_by(None))
     if visit is None:
+        audit.denied("review", visit_id, actor=actor)
         abort(404)
     return visit
 
@@ -96,4 +98,16 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     except StaleDataError:
         db.session.rollback()
         raise ReviewRefused("档案刚被其他人修改，请刷新页面后重新审核。") from None
+    detail = {"decision": review_state, "outcome": visit.outcome, "worker_id": visit.user_id}
+    if comment:
+        detail["comment"] = comment[:200]  # masked by the audit writer if it holds a number
+    audit.record(
+        "file.review",
+        actor=actor,
+        target_type="file",
+        target_id=file.id,
+        target_label=file.file_number,
+        region_code=file.region_code,
+        detail=detail,
+    )
     return file
