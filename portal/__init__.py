@@ -50,6 +50,9 @@ def register_extensions(app: Flask) -> None:
     from portal.jobs import queue
 
     queue.install(app)
+    from portal import storage
+
+    storage.install(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -113,6 +116,7 @@ def register_commands(app: Flask) -> None:
     from portal.jobs.cli import schedule_cli, worker_command
     from portal.regions.cli import regions_cli
     from portal.stats.cli import stats_cli
+    from portal.storage.purge import files_cli
     from portal.users.cli import users_cli
 
     app.cli.add_command(regions_cli)
@@ -123,3 +127,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(compare_command)
     app.cli.add_command(stats_cli)
+    app.cli.add_command(files_cli)

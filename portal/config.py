@@ -9,8 +9,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _instance_dir() -> Path:
+    """The instance directory holds the SQLite database, the secret key and files of persons:
+    owner-only (0700), like everything in it."""
     path = Path(os.environ.get("PORTAL_INSTANCE_DIR", PROJECT_ROOT / "instance"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
     return path
 
 
@@ -69,6 +73,12 @@ def from_environment() -> dict:
         # Uploads: a 1 M-row household workbook is about 40 MB; the CLI has no size limit.
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        # Where uploads, error workbooks and evidence live (portal/storage): "local" (the
+        # instance directory, one machine), "database" (every machine reaches it), or "auto"
+        # (database with PostgreSQL, local with SQLite).
+        "FILE_STORAGE": os.environ.get("FILE_STORAGE", "auto"),
+        # `portal files purge` (a daily job) deletes uploads and generated files older than this.
+        "FILE_RETENTION_DAYS": int(os.environ.get("FILE_RETENTION_DAYS", 30)),
         # Workbooks with room for this many rows are opened by a loader process and read by one
         # forked reader per core (imports/loader.py, parallel.py).
         "IMPORT_PARALLEL_MIN_ROWS": int(os.environ.get("IMPORT_PARALLEL_MIN_ROWS", 200_000)),

@@ -1,5 +1,8 @@
 """Engine set-up that differs by database."""
 
+import os
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import Connection, DateTime, bindparam, event, text
 
@@ -22,10 +25,22 @@ def _sqlite_begin(connection):
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite database file owner-only (0600) before SQLite creates it with the
+    umask's mode; its -wal and -shm files take the same mode from it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        path.chmod(0o600)
+
+
 def configure_engines(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
+            _private_sqlite_file(engine.url.database)
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
 

@@ -8,6 +8,7 @@ from portal.jobs.models import Job, ScheduledRun
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
 from portal.stats.models import CommunityActivity, CommunityFigures, DailyFigures
+from portal.storage.models import StoredFile, StoredFileChunk
 from portal.targets.models import RegionTarget
 from portal.visits.models import Visit
 
@@ -29,6 +30,8 @@ __all__ = [
     "Region",
     "RegionTarget",
     "ScheduledRun",
+    "StoredFile",
+    "StoredFileChunk",
     "User",
     "Visit",
 ]

@@ -121,6 +121,7 @@ def test_a_failed_run_leaves_nothing_and_is_retried_after_retry_after(ctx, jobs)
 def test_the_daily_snapshot_is_registered(ctx):
     jobs = schedule.load_jobs()
     assert jobs["daily_snapshot"].period == "daily"
+    assert jobs["files_purge"].period == "daily"  # portal/storage/purge.py
 
 
 # --- under real concurrency: committed, one connection per worker ---------------------------
@@ -188,6 +189,7 @@ def test_two_workers_take_the_daily_snapshot_once(app):
         for thread in threads:
             thread.join(timeout=60)
         lines = [line for lines in ran.values() for line in lines]
+        lines = [line for line in lines if line.startswith("daily_snapshot ")]  # not files_purge
         assert lines == ["daily_snapshot 2026-12-02: 已记录 1 天的统计快照。"], ran
         with app.app_context():
             rows = db.session.execute(

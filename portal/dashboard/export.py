@@ -5,12 +5,11 @@ then one row per child and the 合计 row, which is the parent's own figure set 
 exactly to it: portal.stats). Rates are written as percentages with one decimal, as shown.
 """
 
-import uuid
 from pathlib import Path
 
 from portal.audit import operations as audit
 from portal.dashboard import table
-from portal.persons.export import exports_dir
+from portal.persons.export import new_export_path
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
 from portal.stats.figures import child_figures, region_figures
@@ -48,14 +47,18 @@ def export_children(actor, region: Region, year: int, sort: table.Sort) -> tuple
     rows = table.child_rows(child_figures(region.code, year), sort)
     title = title_of(region, year)
     heading = f"{title}（数据截至 {format_local(figures.as_of)}）"
-    path = exports_dir() / f"dashboard-{uuid.uuid4().hex}.xlsx"
-    write_table(
-        path,
-        SHEET_TITLE,
-        [heading],
-        sheet_rows(rows, table.Row(region, figures, None)),
-        {1: 24, 2: 14},
-    )
+    path = new_export_path("dashboard")
+    try:
+        write_table(
+            path,
+            SHEET_TITLE,
+            [heading],
+            sheet_rows(rows, table.Row(region, figures, None)),
+            {1: 24, 2: 14},
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     audit.record(
         "export",
         actor=actor,

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from portal import storage
 from portal.cli_support import acting_user, region_by_code
 from portal.extensions import db
 from portal.imports import operations as ops
@@ -50,7 +51,7 @@ def import_command(path: Path, kind: str, region_code: str, username: str) -> No
     db.session.refresh(batch)
     click.echo(batch.message or "")
     if batch.error_file:
-        click.echo(f"退回的行：{batch.error_file}")
+        click.echo(f"退回的行：{storage.store().location(batch.error_file)}")
     if batch.state == "failed":
         raise click.ClickException("导入失败，数据未作任何修改。")
     if batch.state != "succeeded":

@@ -1,7 +1,8 @@
 """The mapping step: which column holds each field, chosen by a user, remembered by header row.
 
 When the portal cannot map a required column of a list (columns.py), the job refuses the batch
-and leaves beside the stored upload what the mapping step needs (`<upload>.columns.json`: the
+and leaves beside the stored upload what the mapping step needs (`<upload key>.columns.json`, in
+the file store every machine reaches: the
 header row found, its cells, what was recognised, the missing fields). The batch page then offers
 the mapping step instead of a retry that could only fail again. There the user chooses a column
 for each field; the choice is saved in `column_mapping` (list kind, the header row's signature,
@@ -18,12 +19,13 @@ of a big file too (loader.py), maps that header row as chosen. A batch read that
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 
+from portal import storage
 from portal.extensions import db
 from portal.imports.columns import (
     FIELD_BY_NAME,
@@ -42,29 +44,28 @@ REMEMBERED_NOTE = "已按上次保存的列对应关系读取"
 # --- what a batch left for the mapping step -------------------------------------------------
 
 
-def _sidecar(batch: ImportBatch) -> Path | None:
+def _sidecar(batch: ImportBatch) -> str | None:
+    """The note's key in the file store, beside the upload's (portal/storage)."""
     if not batch.stored_path:
         return None
-    stored = Path(batch.stored_path)
-    return stored.with_name(stored.name + ".columns.json")
+    return batch.stored_path + ".columns.json"
 
 
 def _write(batch: ImportBatch, content: dict) -> None:
-    path = _sidecar(batch)
-    if path is None:
+    key = _sidecar(batch)
+    if key is None:
         return
-    scratch = path.with_name(path.name + ".part")
     content = {"batch": batch.id, "sha256": batch.sha256, **content}
-    scratch.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-    scratch.replace(path)
+    storage.store().put(key, io.BytesIO(json.dumps(content, ensure_ascii=False).encode("utf-8")))
 
 
 def _read(batch: ImportBatch) -> dict | None:
-    path = _sidecar(batch)
-    if path is None:
+    key = _sidecar(batch)
+    if key is None:
         return None
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        with storage.store().open(key) as stream:
+            content = json.loads(stream.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     if content.get("batch") != batch.id or content.get("sha256") != batch.sha256:
@@ -74,9 +75,9 @@ def _read(batch: ImportBatch) -> dict | None:
 
 def forget(batch: ImportBatch) -> None:
     """The batch's note is out of date (it is read again)."""
-    path = _sidecar(batch)
-    if path is not None:
-        path.unlink(missing_ok=True)
+    key = _sidecar(batch)
+    if key is not None:
+        storage.store().delete(key)
 
 
 def record_failure(batch: ImportBatch, error) -> None:

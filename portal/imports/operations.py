@@ -1,13 +1,14 @@
 """Starting an import and running it: upload → batch → job → validated → applied → report.
 
-The upload returns at once: the file is checked (type, size, zip bomb), stored outside the web
-root, and a job is queued. The job reads every row (python-calamine), validates it, stages the
-valid rows and applies them in one transaction; rejected rows go into an error workbook with
-their Excel row number and the reason, ready to be corrected and imported again.
+The upload returns at once: the file is checked (type, size, zip bomb), put in the file store
+(portal/storage: the instance directory, or the database every machine reaches), and a job is
+queued. The job reads every row of it (python-calamine, from a private local copy where the
+store is the database), validates it, stages the valid rows and applies them in one
+transaction; rejected rows go into an error workbook in the file store with their Excel row
+number and the reason, ready to be corrected and imported again.
 """
 
 import hashlib
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from permissions import can, scope_for
+from portal import storage
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.imports import loader, mappings, reading, safety
@@ -40,10 +42,12 @@ class ImportRefused(Exception):
     """An upload refused before any work, with a Chinese message."""
 
 
-def storage_dir(name: str) -> Path:
-    path = Path(current_app.config["INSTANCE_DIR"]) / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def upload_key(batch: ImportBatch, file_kind: str) -> str:
+    return f"uploads/batch-{batch.id}.{file_kind}"
+
+
+def error_key(batch: ImportBatch) -> str:
+    return f"exports/import-{batch.id}-errors.xlsx"
 
 
 def start_import(
@@ -65,9 +69,7 @@ def start_import(
         raise ImportRefused("“人员类别”只用于重点人群名单，请重新选择。")
     if not can(actor, "data.import", region.code):
         raise ImportRefused("您无权向该区划导入数据。")
-    incoming = storage_dir("uploads") / f"incoming-{utcnow():%Y%m%d%H%M%S%f}"
-    with incoming.open("wb") as out:
-        shutil.copyfileobj(upload, out, length=1024 * 1024)
+    incoming = storage.copy_to_private_temp(upload, suffix=".upload")
     try:
         if max_bytes == -1:
             max_bytes = current_app.config["IMPORT_MAX_BYTES"]
@@ -77,6 +79,31 @@ def start_import(
     except safety.UnsafeFile as exc:
         incoming.unlink(missing_ok=True)
         raise ImportRefused(str(exc)) from exc
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        raise
+    try:
+        batch = _stored_batch(actor, kind, region, incoming, filename, file_kind)
+    except BaseException:
+        incoming.unlink(missing_ok=True)  # moved into the store unless this failed before
+        raise
+    payload = {"batch_id": batch.id, "category": category} if category else {"batch_id": batch.id}
+    job = queue.enqueue("import", payload, region_code=region.code, user=actor)
+    batch.job_id = job.id
+    audit.record(
+        "data.import",
+        actor=actor,
+        target_type="import_batch",
+        target_id=batch.id,
+        target_label=batch.filename,
+        region_code=region.code,
+        detail={"kind": kind, "bytes": batch.size_bytes, "sha256": batch.sha256[:16]},
+    )
+    return batch
+
+
+def _stored_batch(actor, kind, region, incoming: Path, filename: str, file_kind: str):
+    """Record the batch and move the checked upload into the file store under its key."""
     digest = hashlib.sha256()
     with incoming.open("rb") as stream:
         for block in iter(lambda: stream.read(1024 * 1024), b""):
@@ -93,21 +120,8 @@ def start_import(
     )
     db.session.add(batch)
     db.session.flush()
-    stored = incoming.with_name(f"batch-{batch.id}.{file_kind}")
-    incoming.rename(stored)
-    batch.stored_path = str(stored)
-    payload = {"batch_id": batch.id, "category": category} if category else {"batch_id": batch.id}
-    job = queue.enqueue("import", payload, region_code=region.code, user=actor)
-    batch.job_id = job.id
-    audit.record(
-        "data.import",
-        actor=actor,
-        target_type="import_batch",
-        target_id=batch.id,
-        target_label=batch.filename,
-        region_code=region.code,
-        detail={"kind": kind, "bytes": batch.size_bytes, "sha256": batch.sha256[:16]},
-    )
+    batch.stored_path = upload_key(batch, file_kind)
+    storage.store().put_file(batch.stored_path, incoming)
     return batch
 
 
@@ -173,10 +187,19 @@ def read_with_mapping(actor, batch: ImportBatch, refusal, list_kind, chosen: dic
     return fields
 
 
+UPLOAD_PURGED = "上传的文件已超过保留期限并已删除，请重新上传。"
+
+# job id → the ReadError its work just raised (the job's work and on_failure run in one process).
+_read_failures: dict[int, reading.ReadError] = {}
+
+
 def _batch_failed(job, message):
+    failure = _read_failures.pop(job.id, None)
     batch = db.session.scalar(select(ImportBatch).where(ImportBatch.job_id == job.id))
     if batch is not None:
         batch.state, batch.message, batch.finished_at = "failed", message, utcnow()
+        if failure is not None:
+            mappings.record_failure(batch, failure)
 
 
 @queue.job_kind("import", on_failure=_batch_failed)
@@ -193,8 +216,7 @@ def run_import(job, progress) -> str:
     )
     # Header rows users mapped (mappings.py), the one just chosen for this batch first of all.
     list_kind = mappings.with_remembered(list_kind, batch, actor, job.payload.get("columns"))
-    path = Path(batch.stored_path)
-    file_kind = path.suffix.lstrip(".")
+    file_kind = Path(batch.stored_path).suffix.lstrip(".")
     region = db.session.get(Region, batch.region_code)
     scope = scope_for(actor, "data.import").narrowed_to(region.prefix)
     context = Context(
@@ -207,14 +229,20 @@ def run_import(job, progress) -> str:
     )
     connection = db.session.connection()
     min_rows = current_app.config["IMPORT_PARALLEL_MIN_ROWS"]
-    parallel = loader.usable(connection, path, file_kind, importer, min_rows)
-    how = _import_in_parallel if parallel else _import_here
     try:
-        read, result, headers, rejections = how(
-            connection, path, file_kind, list_kind, importer, context, batch, actor, progress
-        )
+        # The store's file, or a private copy of it on this machine (deleted when read).
+        with storage.store().local_copy(batch.stored_path) as path:
+            parallel = loader.usable(connection, path, file_kind, importer, min_rows)
+            how = _import_in_parallel if parallel else _import_here
+            read, result, headers, rejections = how(
+                connection, path, file_kind, list_kind, importer, context, batch, actor, progress
+            )
+    except storage.StoredFileMissing as exc:
+        raise queue.JobError(UPLOAD_PURGED) from exc
     except reading.ReadError as exc:  # missing columns, unreadable or oversized sheet
-        mappings.record_failure(batch, exc)  # missing columns: the mapping step is offered
+        # Missing columns: the mapping step is offered. Noted by on_failure, after the job's
+        # work is rolled back (the database store's note would be rolled back with it).
+        _read_failures[job.id] = exc
         raise queue.JobError(exc.message) from exc
     mappings.record_read(batch, list_kind, headers)
     rejections.sort(key=lambda r: r.row_number)
@@ -222,7 +250,7 @@ def run_import(job, progress) -> str:
     batch.created, batch.updated, batch.unchanged = result.created, result.updated, result.unchanged
     batch.rejected = len(rejections)
     if rejections:
-        batch.error_file = str(write_error_workbook(batch, headers, rejections, list_kind))
+        batch.error_file = write_error_workbook(batch, headers, rejections, list_kind)
     batch.state, batch.finished_at = "succeeded", utcnow()
     batch.message = batch_message(batch, result)
     return batch.message
@@ -236,6 +264,10 @@ def batch_message(batch: ImportBatch, result) -> str:
     """The batch's outcome in one sentence (also what `portal import` prints). A list of records
     (insured, lapsed) counts records, then the persons of the region they name (batch.matched):
     most of them are already on the register, and are no new persons."""
+    if batch.kind == "e_credential":
+        from portal.imports.e_credentials import batch_message as activation_message
+
+        return activation_message(batch, result)
     noun = RECORD_NOUNS.get(batch.kind)
     if noun is None or not hasattr(result, "matched"):
         message = (
@@ -306,10 +338,21 @@ def _import_in_parallel(
 
 def write_error_workbook(
     batch: ImportBatch, headers, rejections: list[Rejection], list_kind=None
-) -> Path:
+) -> str:
     """The rejected rows as they were, with their Excel row number and the reason (wrapped);
-    the ID number's column is text, so that Excel keeps its 18 digits when it is corrected."""
-    path = storage_dir("exports") / f"import-{batch.id}-errors.xlsx"
+    the ID number's column is text, so that Excel keeps its 18 digits when it is corrected.
+    Written to a private scratch file and put in the file store; returns its key."""
+    path = storage.private_temp_path(suffix=".xlsx")
+    try:
+        _write_error_rows(path, batch, headers, rejections, list_kind)
+        key = error_key(batch)
+        storage.store().put_file(key, storage.private_file(path))
+    finally:
+        path.unlink(missing_ok=True)  # moved into the store, or a failure's leftover
+    return key
+
+
+def _write_error_rows(path: Path, batch, headers, rejections, list_kind) -> None:
     header_row = ["原Excel行号", "错误原因", *[h or "" for h in headers]]
     rows = ([r.row_number, r.reason, *r.raw] for r in rejections)
     id_column = mappings.id_column(list_kind or IMPORTERS[batch.kind].list_kind, headers)
@@ -325,4 +368,3 @@ def write_error_workbook(
         text_columns=() if id_column is None else (id_column + 2,),
         wrap_columns=(1,),
     )
-    return path

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from permissions import requires, scope_for
 from permissions.guard import redirect_page
+from portal import storage
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.forms import options
@@ -103,6 +104,11 @@ def errors(batch_id: int):
     if not batch.error_file:
         flash("该批次没有退回的行。", "info")
         return redirect(url_for("imports.detail", batch_id=batch.id))
+    try:  # from the file store, whichever machine wrote it (portal/storage)
+        stream = storage.store().open(batch.error_file)
+    except storage.StoredFileMissing:
+        flash("退回行文件已超过保留期限并已删除，如需要请重新导入该文件。", "info")
+        return redirect(url_for("imports.detail", batch_id=batch.id))
     audit.record(
         "export",
         target_type="import_batch",
@@ -112,7 +118,7 @@ def errors(batch_id: int):
         detail={"rows": batch.rejected, "what": "import_errors"},
     )
     return send_file(
-        batch.error_file,
+        stream,
         as_attachment=True,
         download_name=f"退回-{batch.id}-{batch.filename.rsplit('.', 1)[0]}.xlsx",
     )

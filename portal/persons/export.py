@@ -7,13 +7,11 @@ and then deletes. Every cell goes through spreadsheets.neutralize (formula injec
 every export is audited: who, how many rows, which filters, masked or not.
 """
 
-import uuid
 from datetime import date
 from pathlib import Path
 
-from flask import current_app
-
 from permissions import can, scope_for
+from portal import storage
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.masking import mask_id_number, mask_phone
@@ -47,10 +45,14 @@ WIDTHS = {1: 10, 2: 21, 4: 12, 6: 14, 7: 20, 8: 14, 9: 28, 12: 24, 15: 22}
 
 
 def exports_dir() -> Path:
-    """Outside the web root and the repository; files live only while being sent."""
-    path = Path(current_app.config["INSTANCE_DIR"]) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Outside the web root and the repository, owner-only (0700); files live only while being
+    sent (portal/storage: this machine's scratch, never shared)."""
+    return storage.scratch_dir("exports")
+
+
+def new_export_path(prefix: str) -> Path:
+    """A new empty workbook file in exports_dir(), created 0600."""
+    return storage.private_temp_path(suffix=".xlsx", name="exports", prefix=f"{prefix}-")
 
 
 def _audit_region(scope, filters: PersonFilters) -> str | None:
@@ -111,7 +113,7 @@ def export_persons(
     query = queries.export_query(actor, filters).execution_options(
         stream_results=True, yield_per=YIELD_PER
     )
-    path = exports_dir() / f"persons-{uuid.uuid4().hex}.xlsx"
+    path = new_export_path("persons")
     today = date.today()
     try:
         result = db.session.execute(query)
