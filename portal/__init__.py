@@ -106,9 +106,6 @@ def register_template_helpers(app: Flask) -> None:
     from portal import template_helpers
 
     template_helpers.install(app)
-    from portal import static_files
-
-    static_files.install(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -325,6 +325,12 @@ MATRIX: dict[str, Route] = {
     "dashboard.export": Route(
         "GET", lambda t: f"/dashboard/{t.region}/export.xlsx", STATS_USERS, 200, 404
     ),
+    "dashboard.chart_svg": Route(
+        "GET", lambda t: f"/dashboard/{t.region}/chart/trend.svg", STATS_USERS, 200, 404
+    ),
+    "dashboard.chart_png": Route(
+        "GET", lambda t: f"/dashboard/{t.region}/chart/funnel.png", STATS_USERS, 200, 404
+    ),
     # ---- the grid worker's phone (我的任务) ----
     "tasks.index": Route(
         "GET",

@@ -1,8 +1,22 @@
-"""The dashboard pages (统计): a region's figures, its children side by side, their export."""
+"""The dashboard pages (统计): a region's figures, its children side by side, their export, and
+its charts (inline in the page; each also as an SVG file and a PNG to download)."""
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from permissions import requires
+from portal.charts import dashboard as charts
+from portal.charts.png import to_png
 from portal.dashboard import export as dashboard_export
 from portal.dashboard import regions, table
 from portal.request_cycle import current_actor
@@ -48,6 +62,7 @@ def region(region_code: str):
         sort_choices=table.SORT_CHOICES,
         links=links,
         may_export=bool(children) and regions.may_export(actor, place),
+        charts=charts.region_charts(charts.Sources(place, year, figures, children)),
     )
 
 
@@ -65,4 +80,40 @@ def export(region_code: str):
     path.unlink()  # the open file stays readable until sent; no copy is left behind
     response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
     response.content_length = size
+    return response
+
+
+def _chart(region_code: str, name: str):
+    """The standalone chart `name` of a region in the user's scope (404 otherwise)."""
+    place = regions.get_region_or_404(region_code, current_actor())
+    if name not in charts.CHARTS:
+        abort(404)
+    source = charts.Sources(place, selected_year())
+    if name not in charts.available(source):
+        abort(404)
+    return place, charts.chart(name, source, standalone=True)
+
+
+@bp.route("/<region_code>/chart/<name>.svg")
+@requires(regions.ACTION)
+def chart_svg(region_code: str, name: str):
+    _, chart = _chart(region_code, name)
+    return Response(chart.svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/<region_code>/chart/<name>.png")
+@requires(regions.ACTION)
+def chart_png(region_code: str, name: str):
+    """The chart as a picture for a work group chat: what the page shows (stats.view), no
+    personal data, so not audited like the Excel export of the table (report.export)."""
+    place, chart = _chart(region_code, name)
+    png = to_png(chart.svg)
+    response = send_file(
+        io.BytesIO(png),
+        mimetype="image/png",
+        as_attachment=True,
+        download_name=f"{place.name}-{chart.title}-{format_local(utcnow(), '%Y%m%d')}.png",
+        max_age=0,
+    )
+    response.content_length = len(png)
     return response
