@@ -223,7 +223,7 @@ def test_the_file_page_shows_what_a_visit_needs(app, login, task):
     assert 'name="version" type="hidden" value="1"' in html
     assert re.search(r'<input data-needs-reason [^>]*name="outcome" [^>]*value="declined">', html)
     assert len(re.findall(r"data-needs-reason", html)) == 1  # declined only
-    assert '<script src="/static/visit-draft.js" defer></script>' in html
+    assert '<script src="/static/visit-draft.js?v=' in html  # versioned: static_files.py
 
 
 def test_each_render_carries_a_new_idempotency_key(login, task):

@@ -114,7 +114,7 @@ def test_the_task_list_after_a_save_names_the_saved_key_once(app, login, task):
     html = client.get("/tasks/").get_data(as_text=True)
     key = form["idempotency_key"]
     assert f'data-saved-file="{zhang.file_id}" data-saved-key="{key}"' in html
-    assert '<script src="/static/visit-draft.js" defer></script>' in html
+    assert '<script src="/static/visit-draft.js?v=' in html  # versioned: static_files.py
     again = client.get("/tasks/").get_data(as_text=True)
     assert "data-saved-key" not in again and "visit-draft.js" not in again
 
