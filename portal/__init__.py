@@ -66,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.imports.views import bp as imports_bp
     from portal.persons.views import bp as persons_bp
     from portal.regions.views import bp as regions_bp
+    from portal.targets.views import bp as targets_bp
     from portal.tasks.views import bp as tasks_bp
     from portal.users.views import bp as users_bp
     from portal.years.views import bp as years_bp
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
         desk_bp,
         years_bp,
         dashboard_bp,
+        targets_bp,
     ):
         app.register_blueprint(bp)
 
@@ -106,6 +108,9 @@ def register_template_helpers(app: Flask) -> None:
     from portal import template_helpers
 
     template_helpers.install(app)
+    from portal import static_files
+
+    static_files.install(app)
 
 
 def register_commands(app: Flask) -> None:

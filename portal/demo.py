@@ -67,11 +67,13 @@ def seed_accounts(accounts=DEMO_ACCOUNTS, password: str = DEMO_PASSWORD) -> dict
 
 def prepare() -> None:
     """Migrate, load the shipped Yancheng tree, create the demo accounts, commit."""
+    from portal.demo_history import seed_demo_history
     from portal.regions.cli import load_shipped_demo_regions
 
     upgrade()
     load_shipped_demo_regions()
     seed_accounts()
+    seed_demo_history()
     db.session.commit()
 
 

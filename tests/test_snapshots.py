@@ -215,3 +215,35 @@ def test_a_region_without_rows_has_only_its_live_point(ctx):
     assert len(points) == 1 and points[0].live and points[0].coverage is None
     with pytest.raises(LookupError):
         trend("999999999999", today=TODAY)
+
+
+def test_the_demo_history_is_a_plausible_year_and_the_snapshot_goes_on_from_it(ctx):
+    import time
+
+    from portal.demo_history import seed_demo_history
+
+    started = time.monotonic()
+    assert seed_demo_history(TODAY) > 0
+    assert time.monotonic() - started < 5  # the demo's set-up stays quick
+    assert seed_demo_history(TODAY) == 0  # once
+    county = trend(FUNING, days=366, today=TODAY)
+    assert county[0].day == TODAY - timedelta(days=365)
+    assert county[-2].day == TODAY - timedelta(days=2)  # yesterday is the real snapshot's
+    points = {p.day: p for p in county}
+    sep1, dec1 = date(2026, 9, 1), date(2026, 12, 1)
+    assert points[sep1].coverage < points[dec1 - timedelta(days=1)].coverage < 0.95
+    assert points[date(2026, 8, 31)].coverage > points[sep1].coverage  # a new year begins
+    assert points[dec1 - timedelta(days=1)].open_files > 0
+    # Parents are the sums of their children, communities thinned like the snapshot's.
+    day = TODAY - timedelta(days=30)
+    rows = _rows("day = :day", day=day)
+    funing_children = [c for c in rows if c[0].startswith("320923") and c[0].endswith("000")]
+    townships = [c for c in funing_children if c[0] != FUNING]
+    assert townships
+    for name in TREND_COUNTS:
+        assert rows[(FUNING, day)][name] == sum(rows[c][name] for c in townships)
+        assert rows[(JIANGSU, day)][name] == rows[(YANCHENG, day)][name]
+    old = _rows("region_code = :c AND day < :d", c=XINGFU, d=TODAY - timedelta(days=100))
+    assert old and all(day.weekday() == 6 for _code, day in old)
+    # The first real snapshot writes yesterday, not filled.
+    assert take_snapshots(db.session.connection(), TODAY) == [TODAY - timedelta(days=1)]

@@ -13,6 +13,7 @@ from portal.persons.export import new_export_path
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
 from portal.stats.figures import child_figures, region_figures
+from portal.targets import service as targets
 from portal.timeutil import format_local
 
 SHEET_TITLE = "下级区划参保情况"
@@ -24,7 +25,15 @@ def title_of(region: Region, year: int) -> str:
 
 
 def headers() -> list[str]:
-    return ["区划", "区划代码", "排名", *(c.label for c in table.COLUMNS)]
+    return [
+        "区划",
+        "区划代码",
+        "排名",
+        table.TARGET_LABEL,
+        table.PROGRESS_LABEL,
+        table.PROGRESS_RANK_LABEL,
+        *(c.label for c in table.COLUMNS),
+    ]
 
 
 def _values(row: table.Row) -> list:
@@ -34,8 +43,20 @@ def _values(row: table.Row) -> list:
 
 def sheet_rows(rows: list[table.Row], total: table.Row) -> list[list]:
     """The header row, one row per child, and the 合计 row."""
-    body = [[r.region.name, r.region.code, r.rank, *_values(r)] for r in rows]
-    return [headers(), *body, [TOTAL_LABEL, total.region.code, None, *_values(total)]]
+    body = [
+        [
+            r.region.name,
+            r.region.code,
+            r.rank,
+            None if r.target is None else r.target_text,
+            None if r.progress is None else r.progress_text,
+            r.progress_rank,
+            *_values(r),
+        ]
+        for r in rows
+    ]
+    total_row = [TOTAL_LABEL, total.region.code, None, None, None, None, *_values(total)]
+    return [headers(), *body, total_row]
 
 
 def export_children(actor, region: Region, year: int, sort: table.Sort) -> tuple[Path, str]:
@@ -44,7 +65,9 @@ def export_children(actor, region: Region, year: int, sort: table.Sort) -> tuple
     The caller has loaded the region through dashboard.regions (scope and export right checked);
     it sends the file and deletes it."""
     figures = region_figures(region.code, year)
-    rows = table.child_rows(child_figures(region.code, year), sort)
+    rows = table.child_rows(
+        child_figures(region.code, year), sort, targets.targets_of_children(region.code, year)
+    )
     title = title_of(region, year)
     heading = f"{title}（数据截至 {format_local(figures.as_of)}）"
     path = new_export_path("dashboard")

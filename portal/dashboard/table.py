@@ -3,7 +3,9 @@ and where each count links.
 
 The columns are a table (COLUMNS): the page, its sort links and the Excel export all read it.
 Rank is by coverage among siblings, 1 the best; equal coverage shares a rank (1, 1, 3); a region
-without anyone to insure has no coverage and no rank.
+without anyone to insure has no coverage and no rank. Beside the figures, each child row carries
+the target its parent set (portal.targets) and the progress towards it (目标, 完成进度), and a
+rank by progress (进度排名, in the export) ranked the same way.
 """
 
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from permissions import scope_for
 from portal.persons import codes
 from portal.persons.queries import GOVERNMENT_PAID, region_choices
 from portal.regions.models import Region
+from portal.targets import service as targets
 from portal.timeutil import format_local, local_today, to_local
 
 COMMUNITY = 5
@@ -96,9 +99,18 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 NAME, RANK = "name", "rank"
-SORT_KEYS = {NAME, RANK, *COLUMN_BY_KEY}
+# The target the parent set for the child, and the progress towards it (not figures: Row).
+TARGET, PROGRESS = "target", "progress"
+TARGET_LABEL, PROGRESS_LABEL, PROGRESS_RANK_LABEL = "目标", "完成进度", "进度排名"
+SORT_KEYS = {NAME, RANK, TARGET, PROGRESS, *COLUMN_BY_KEY}
 # The sort form (the header links are hidden on a phone): every column, by its label.
-SORT_CHOICES = ((NAME, "区划代码"), (RANK, "排名"), *((c.key, c.label) for c in COLUMNS))
+SORT_CHOICES = (
+    (NAME, "区划代码"),
+    (RANK, "排名"),
+    (TARGET, TARGET_LABEL),
+    (PROGRESS, PROGRESS_LABEL),
+    *((c.key, c.label) for c in COLUMNS),
+)
 
 
 def format_rate(value: float | None) -> str:
@@ -152,25 +164,70 @@ class Row:
     region: Region
     figures: object
     rank: int | None
+    target: object | None = None  # the RegionTarget its parent set for the year
+    progress: float | None = None  # towards the target (targets.progress), 1.0 = reached
+    progress_rank: int | None = None
 
     def value(self, key: str):
         if key == RANK:
             return self.rank
         if key == NAME:
             return self.region.code
+        if key == TARGET:  # rates before counts, each by its value
+            return None if self.target is None else (self.target.kind != "rate", self.target.value)
+        if key == PROGRESS:
+            return self.progress
         return COLUMN_BY_KEY[key].value(self.figures)
+
+    @property
+    def target_text(self) -> str:
+        return targets.target_label(self.target)
+
+    @property
+    def progress_text(self) -> str:
+        return format_rate(self.progress)
+
+
+def _competition(values: dict[str, float]) -> dict[str, int]:
+    return {
+        code: 1 + sum(1 for other in values.values() if other > v) for code, v in values.items()
+    }
 
 
 def ranks(children: list[tuple[Region, object]]) -> dict[str, int]:
     """Competition ranking by coverage, highest first; regions without coverage are unranked."""
-    rated = [(r.code, f.coverage) for r, f in children if f.coverage is not None]
-    return {code: 1 + sum(1 for _, other in rated if other > cov) for code, cov in rated}
+    return _competition({r.code: f.coverage for r, f in children if f.coverage is not None})
 
 
-def child_rows(children: list[tuple[Region, object]], sort: Sort) -> list[Row]:
-    """One row per child, ranked, in the requested order (empty values last either way)."""
+def progress_ranks(progress: dict[str, float | None]) -> dict[str, int]:
+    """The same by progress towards the target; regions without a target are unranked."""
+    return _competition({code: p for code, p in progress.items() if p is not None})
+
+
+def child_rows(
+    children: list[tuple[Region, object]], sort: Sort, child_targets: dict | None = None
+) -> list[Row]:
+    """One row per child, ranked, in the requested order (empty values last either way).
+
+    `child_targets`: child code → RegionTarget (targets.targets_of_children, one query)."""
+    child_targets = child_targets or {}
     ranked = ranks(children)
-    rows = [Row(region, figures, ranked.get(region.code)) for region, figures in children]
+    progress = {
+        region.code: targets.progress(child_targets.get(region.code), figures)
+        for region, figures in children
+    }
+    by_progress = progress_ranks(progress)
+    rows = [
+        Row(
+            region,
+            figures,
+            ranked.get(region.code),
+            child_targets.get(region.code),
+            progress[region.code],
+            by_progress.get(region.code),
+        )
+        for region, figures in children
+    ]
     rows.sort(key=lambda r: r.region.code)
     present = [r for r in rows if r.value(sort.key) is not None]
     missing = [r for r in rows if r.value(sort.key) is None]

@@ -14,13 +14,14 @@ from flask import (
     url_for,
 )
 
-from permissions import requires
+from permissions import can, requires
 from portal.charts import dashboard as charts
 from portal.charts.png import to_png
 from portal.dashboard import export as dashboard_export
 from portal.dashboard import regions, table
 from portal.request_cycle import current_actor
 from portal.stats.figures import child_figures, region_figures
+from portal.targets import service as targets
 from portal.timeutil import format_local, utcnow
 from portal.years.selection import current_year, selected_year
 
@@ -47,6 +48,7 @@ def region(region_code: str):
     figures = region_figures(place.code, year)
     children = child_figures(place.code, year)
     links = table.Links(actor, year, linked_to_lists=year == current_year())
+    own_target = targets.target_of(place.code, year)  # set by the parent
     return render_template(
         "dashboard/region.html",
         region=place,
@@ -54,7 +56,11 @@ def region(region_code: str):
         year=year,
         figures=figures,
         headline=table.headline(figures),
-        rows=table.child_rows(children, sort),
+        rows=table.child_rows(children, sort, targets.targets_of_children(place.code, year)),
+        own_target=own_target,
+        own_target_label=targets.target_label(own_target),
+        own_progress=targets.progress(own_target, figures),
+        may_set_targets=bool(children) and can(actor, "target.set", place.code),
         total=table.Row(place, figures, None),
         columns=table.COLUMNS,
         display=table.display,
