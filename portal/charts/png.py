@@ -8,7 +8,7 @@ characters are left out of the picture, the bars and numbers stay.
 
 import resvg_py
 
-SCALE = 2  # 360 units → 720 px: sharp on a phone's screen, ~20–60 KB
+SCALE = 2  # 360 units → 720 px: sharp on a phone's screen, 20–40 KB
 
 
 def to_png(svg: str, scale: float = SCALE) -> bytes:
