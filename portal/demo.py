@@ -72,9 +72,39 @@ def prepare() -> None:
 
     upgrade()
     load_shipped_demo_regions()
-    seed_accounts()
+    users = seed_accounts()
+    seed_targets(users)
     seed_demo_history()
     db.session.commit()
+
+
+YANCHENG, FUNING = "320900000000", "320923000000"
+
+
+def seed_targets(users: dict[str, User]) -> None:
+    """Targets for the current insurance year (the one the demo's 比对 compares): Yancheng's
+    counties (set by yc_staff) and Funing's townships (set by fn_staff), coverage rates between
+    95 % and 98 %. Only where none is set yet (idempotent, a user's own targets stay). Rates, not
+    counts: a count must not exceed the population, and the demo has none before its 比对."""
+    from portal.regions.models import Region
+    from portal.targets.models import RegionTarget
+    from portal.years.selection import current_year
+
+    year = current_year()
+    for parent, setter, base in ((YANCHENG, "yc_staff", 9500), (FUNING, "fn_staff", 9600)):
+        children = db.session.scalars(Region.children_query(parent)).all()
+        for index, child in enumerate(children):
+            if db.session.get(RegionTarget, (year, child.code)) is None:
+                db.session.add(
+                    RegionTarget(
+                        year=year,
+                        region_code=child.code,
+                        kind="rate",
+                        value=base + (index * 3 % 5) * 50,
+                        updated_by_id=users[setter].id,
+                    )
+                )
+    db.session.flush()
 
 
 @click.command("demo")

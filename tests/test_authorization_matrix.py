@@ -54,6 +54,8 @@ MOVES_YEAR = date.today().year  # a year the year picker offers
 # never a grid worker (their own progress is 我的任务) nor the two officers. Exporting the
 # child table is the same people's report.export.
 STATS_USERS = IMPORTERS | {"township_supervisor"}
+# Targets (目标) of a region's children: the same staff and supervisors (target.set).
+TARGET_SETTERS = IMPORTERS | {"township_supervisor"}
 
 
 @dataclass
@@ -330,6 +332,23 @@ MATRIX: dict[str, Route] = {
     ),
     "dashboard.chart_png": Route(
         "GET", lambda t: f"/dashboard/{t.region}/chart/funnel.png", STATS_USERS, 200, 404
+    ),
+    # ---- targets (目标): the same people set their region's children's targets ----
+    "targets.edit": Route("GET", lambda t: f"/targets/{t.region}", TARGET_SETTERS, 200, 404),
+    "targets.save": Route(
+        "POST",
+        lambda t: f"/targets/{t.region}",
+        TARGET_SETTERS,
+        302,
+        404,
+        data=lambda t: {"year": str(MOVES_YEAR)},
+    ),
+    "targets.template": Route(
+        "GET", lambda t: f"/targets/{t.region}/template.xlsx", TARGET_SETTERS, 200, 404
+    ),
+    # Without a file: the page again, with the message.
+    "targets.upload": Route(
+        "POST", lambda t: f"/targets/{t.region}/upload", TARGET_SETTERS, 200, 404
     ),
     # ---- the grid worker's phone (我的任务) ----
     "tasks.index": Route(
