@@ -245,3 +245,22 @@ def test_the_demo_job_thread_takes_the_snapshot_without_set_up(tmp_path):
         runner.stop(timeout=30)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_the_commands_run_and_list_the_scheduled_jobs(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["schedule", "run"])
+    assert result.exit_code == 0, result.output
+    assert "daily_snapshot" in result.output and "已记录 1 天的统计快照" in result.output
+    result = runner.invoke(args=["schedule", "run"])
+    assert "没有到期的定时任务" in result.output
+    result = runner.invoke(args=["schedule", "list"])
+    assert result.exit_code == 0 and "daily_snapshot（每日）" in result.output
+    assert "完成于" in result.output
+    result = runner.invoke(args=["stats", "snapshot", "--day", "2026-01-05"])
+    assert result.exit_code == 0, result.output
+    assert "已记录 1 天的统计快照：2026-01-05 至 2026-01-05" in result.output
+    result = runner.invoke(args=["stats", "snapshot", "--day", "2026-01-05"])
+    assert "无需记录" in result.output
+    result = runner.invoke(args=["stats", "snapshot", "--day", "2999-01-01"])
+    assert result.exit_code != 0 and "只能记录已结束的日子" in result.output
