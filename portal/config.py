@@ -68,6 +68,16 @@ def from_environment() -> dict:
         ),
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT": timedelta(minutes=15),
+        # Failed sign-ins (and wrong current passwords) per client address, whatever the
+        # username: past this many within the window the address is refused until it ends.
+        "LOGIN_ADDRESS_MAX_FAILURES": int(os.environ.get("LOGIN_ADDRESS_MAX_FAILURES", 20)),
+        "LOGIN_ADDRESS_WINDOW": timedelta(
+            minutes=int(os.environ.get("LOGIN_ADDRESS_WINDOW_MINUTES", 15))
+        ),
+        # Where those counts live when several processes serve: a Redis URL
+        # (redis://127.0.0.1:6379/0); RATELIMIT_STORAGE, else REDIS_URL, else this process.
+        "RATELIMIT_STORAGE": os.environ.get("RATELIMIT_STORAGE") or None,
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_I18N_ENABLED": False,  # WTForms' own Chinese messages, without Babel
         # Uploads: a 1 M-row household workbook is about 40 MB; the CLI has no size limit.

@@ -98,6 +98,16 @@ def _transaction(request, app):
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _login_throttle():
+    """Failed sign-ins per address are counted in this process: each test starts with none."""
+    from portal.accounts import throttle
+
+    throttle.reset()
+    yield
+    throttle.reset()
+
+
 @pytest.fixture
 def ctx(app):
     """An application context for tests that call services directly."""

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select
 
-from portal.accounts import passwords, sessions
+from portal.accounts import passwords, sessions, throttle
 from portal.accounts.models import LoginSession, User
 from portal.audit import operations as audit
 from portal.extensions import db
@@ -24,11 +24,6 @@ _NOBODY = _Nobody()
 class LoginResult:
     user: User | None
     message: str | None = None
-
-
-def _minutes_left(until) -> int:
-    seconds = (until - utcnow()).total_seconds()
-    return max(1, int(-(-seconds // 60)))
 
 
 def _fail(user: User | None, username: str, reason: str, message: str) -> LoginResult:
@@ -58,34 +53,38 @@ def find_user(username: str, *, for_update: bool = False) -> User | None:
     return db.session.scalar(query)
 
 
+# One answer for an unknown user, a wrong password and a locked account, so that the answer
+# never tells whether an account exists or is locked. The lock's remaining minutes are never
+# told (not even after a correct password): if a correct password during the lock were answered
+# differently, guessing could go on through the lock and the lock would only delay the attacker.
+# The holder learns from this message (and the page's hint: 5 failures, 15 minutes) that a lock
+# may be why, and waits or asks an administrator.
+# The argon2 verification runs in every branch, so the time taken does not tell either.
+GENERIC_FAILURE = "用户名或密码错误，或账户因连续输错已暂时锁定。"
+ADDRESS_THROTTLED = "登录失败次数过多，请稍后再试。"
+LOCKED_WHILE_SIGNED_IN = "当前密码连续输错次数过多，账户已暂时锁定并已退出登录。"
+
+
 def sign_in(username: str, password: str) -> LoginResult:
-    """Check the password, count failures, lock after too many, and start a session."""
-    config = current_app.config
+    """Check the password, count failures (per account and per address), lock after too many,
+    and start a session."""
+    if throttle.blocked():
+        # The address is held back whatever it tries: nothing is checked, nothing is told.
+        return _fail(None, username, "address_throttled", ADDRESS_THROTTLED)
     user = find_user(username, for_update=True)
     if user is None:
         passwords.burn_time(password)
-        return _fail(None, username, "unknown_user", "用户名或密码错误。")
+        throttle.record_failure()
+        return _fail(None, username, "unknown_user", GENERIC_FAILURE)
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
-        minutes = _minutes_left(user.locked_until)
-        return _fail(
-            user, username, "locked", f"登录失败次数过多，账户已锁定，请在 {minutes} 分钟后重试。"
-        )
+        passwords.burn_time(password)  # as long as a check; the password is not looked at
+        throttle.record_failure()
+        return _fail(user, username, "locked", GENERIC_FAILURE)
     if not passwords.verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        limit = config["LOGIN_MAX_FAILURES"]
-        if user.failed_logins >= limit:
-            user.failed_logins = 0
-            user.locked_until = now + config["LOGIN_LOCKOUT"]
-            minutes = _minutes_left(user.locked_until)
-            return _fail(
-                user,
-                username,
-                "bad_password_locked",
-                f"用户名或密码错误。已连续失败 {limit} 次，账户锁定 {minutes} 分钟。",
-            )
-        left = limit - user.failed_logins
-        return _fail(user, username, "bad_password", f"用户名或密码错误，还可尝试 {left} 次。")
+        throttle.record_failure()
+        reason = _count_failure(user, now)
+        return _fail(user, username, reason, GENERIC_FAILURE)
     if not user.active:
         return _fail(user, username, "disabled", "该账户已停用，请联系管理员。")
     user.failed_logins = 0
@@ -97,17 +96,43 @@ def sign_in(username: str, password: str) -> LoginResult:
     return LoginResult(user)
 
 
+def _count_failure(user: User, now) -> str:
+    """One more failure of the account's password; the lock after LOGIN_MAX_FAILURES."""
+    config = current_app.config
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
+        user.failed_logins = 0
+        user.locked_until = now + config["LOGIN_LOCKOUT"]
+        return "bad_password_locked"
+    return "bad_password"
+
+
 def sign_out(user: User) -> None:
     audit.record_about_user("logout", user, actor=user)
     sessions.sign_out(user)
 
 
 def change_own_password(user: User, current: str, new: str) -> list[str]:
-    """Change the signed-in user's password; Chinese problems if refused."""
+    """Change the signed-in user's password; Chinese problems if refused.
+
+    A wrong current password is a failed sign-in: it counts for the account and the address,
+    and the lock it may set also ends this session (whoever holds an unattended browser must not
+    guess the password through this page)."""
+    if throttle.blocked():
+        return [ADDRESS_THROTTLED]
     if not passwords.verify_password(user.password_hash, current):
+        throttle.record_failure()
+        reason = _count_failure(user, utcnow())
         audit.record_about_user(
             "password.change", user, "failure", actor=user, detail={"reason": "bad_current"}
         )
+        if reason == "bad_password_locked":
+            audit.record_about_user(
+                "logout", user, actor=user, detail={"reason": "locked_by_failures"}
+            )
+            sessions.end_all_for(user, "locked")
+            sessions.sign_out(user)
+            return [LOCKED_WHILE_SIGNED_IN]
         return ["当前密码不正确。"]
     problems = passwords.password_problems(new, user.username)
     if current == new:

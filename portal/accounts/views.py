@@ -80,4 +80,7 @@ def change_password():
         if not problems:
             flash("密码已修改。", "success")
             return redirect(url_for("home.index"))
+        if problems == [operations.LOCKED_WHILE_SIGNED_IN]:
+            flash(operations.LOCKED_WHILE_SIGNED_IN, "error")
+            return redirect(url_for("auth.login"))
     return render_template("accounts/change_password.html", form=form, problems=problems)
