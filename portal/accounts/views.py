@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from permissions import mark_consulted, public, signed_in
@@ -17,6 +17,8 @@ END_MESSAGES = {
     "lifetime": "登录已超过 12 小时，请重新登录。",
     "disabled": "该账户已停用，请联系管理员。",
 }
+# Set by logout: the next login page clears the device's drafts (static/signed-out.js).
+CLEAR_DEVICE = "clear_device"
 ALWAYS_ALLOWED = {"auth.change_password", "auth.logout", "auth.login", "static"}
 
 
@@ -57,7 +59,8 @@ def login():
         if result.user is not None:
             return redirect(_safe_next(request.args.get("next")))
         error = result.message
-    return render_template("accounts/login.html", form=form, error=error)
+    clear_device = request.method == "GET" and session.pop(CLEAR_DEVICE, False)
+    return render_template("accounts/login.html", form=form, error=error, clear_device=clear_device)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -65,7 +68,12 @@ def login():
 def logout():
     operations.sign_out(current_user._get_current_object())
     flash("您已安全退出。", "success")
-    return redirect(url_for("auth.login"))
+    # Shared phones: the login page shown next clears what the portal kept on the device (the
+    # visit drafts; static/signed-out.js), and browsers that honour it clear it at once.
+    session[CLEAR_DEVICE] = True
+    response = redirect(url_for("auth.login"))
+    response.headers["Clear-Site-Data"] = '"storage"'
+    return response
 
 
 @bp.route("/password", methods=["GET", "POST"])
