@@ -477,3 +477,20 @@ def test_the_demo_sets_targets_for_yanchengs_counties_and_funings_townships(app,
         assert s.scalar(select(db.func.count()).select_from(RegionTarget)) == len(counties) + len(
             townships
         )
+
+
+def test_the_service_refuses_a_region_that_is_not_a_child_and_writes_nothing(app, known):
+    from tests.helpers import account
+
+    actor = account(app, "fc_supervisor")
+    with app.app_context():
+        result = service.set_targets(
+            actor,
+            FUCHENG,
+            known,
+            [service.Entry(XINGFU, "rate", "95"), service.Entry(WUTAN_COMMUNITY, "rate", "95")],
+        )
+        assert not result.ok and "不是本区划的下级区划" in result.errors[WUTAN_COMMUNITY]
+        assert result.changed == [] and XINGFU not in result.errors
+        db.session.rollback()
+    assert targets(app, known) == {} and events(app) == []

@@ -212,6 +212,9 @@ def set_targets(actor, parent_code: str, year: int, entries: Iterable[Entry]) ->
     codes = list(checked.values)
     if not codes:
         return checked
+    # One writer at a time per parent: two officers saving at once would otherwise both insert
+    # a child's first target (a primary-key conflict) or each audit an "old" the other replaced.
+    db.session.execute(select(Region.code).where(Region.code == parent_code).with_for_update())
     existing = {
         t.region_code: t
         for t in db.session.scalars(
