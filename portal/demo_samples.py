@@ -13,7 +13,9 @@ list places them in Funing). The resident list marks a quarter
 of the registered people as residents (some living in another community than their register's)
 and adds people registered elsewhere who live in Funing; the lapsed list stops some of the
 employees, half of them long enough ago for the comparison to open a lapsed file, and one
-Funing resident whose employer in Tinghu stopped paying. Both carry a few bad rows too.
+Funing resident whose employer in Tinghu stopped paying. Both carry a few bad rows too. The
+e-credential activation list (医保电子凭证激活名单) names some of the insured who activated their
+credential, with a person not in the file and two bad rows.
 """
 
 from datetime import date
@@ -29,6 +31,7 @@ INSURED = "阜宁县参保人员-示例.xlsx"
 RESIDENT = "阜宁县常住人口-示例.xlsx"
 LAPSED = "阜宁县断缴人员-示例.xlsx"
 ELSEWHERE_INSURED = "阜宁县参保人员-无姓名异地-示例.xlsx"
+ACTIVATION = "阜宁县医保电子凭证激活名单-示例.xlsx"
 INSURED_HEADER = ["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"]
 # Insured places outside Funing: another county of Yancheng (亭湖区), a district of another city
 # (南京市鼓楼区) and of another province (上海市浦东新区); the last two are not loaded here.
@@ -62,7 +65,7 @@ def insured_elsewhere(index: int) -> bool:
 def write_samples(directory: Path, people: int = 1200) -> list[Path]:
     """Write the sample workbooks (same content every time, given the month); returns their paths:
     household register, insured extract, resident list, lapsed list, insured extract without
-    names."""
+    names, e-credential activation list."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = list(person_rows(people, _funing_communities(), seed=2026))
     household = Workbook()
@@ -115,13 +118,35 @@ def write_samples(directory: Path, people: int = 1200) -> list[Path]:
         directory / RESIDENT,
         directory / LAPSED,
         directory / ELSEWHERE_INSURED,
+        directory / ACTIVATION,
     ]
     household.save(paths[0])
     insured.save(paths[1])
     resident_workbook(rows).save(paths[2])
     lapsed_workbook(rows, date.today()).save(paths[3])
     elsewhere_workbook(rows, date.today()).save(paths[4])
+    activation_workbook(rows, date.today()).save(paths[5])
     return paths
+
+
+def activation_workbook(rows: list[tuple], today: date) -> Workbook:
+    """Two in three of the insured sample activated their e-credential (the platform's extract:
+    ID number first, a name, the day); one person not in the register (sent back: not in the
+    file), an ID number with a wrong check character and an activation day in the future."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "激活名单"
+    sheet.append(["身份证号码", "姓名", "激活日期"])
+    day = today.replace(day=1)
+    for index, (name, id_number, *_rest) in enumerate(rows):
+        if index % 5 != 0 and index % 3 != 0:
+            sheet.append([id_number, name, day.isoformat()])
+    stranger = next(iter(person_rows(1, ELSEWHERE[:1], seed=2029)))
+    sheet.append([stranger[1], stranger[0], day.isoformat()])
+    wrong = rows[6][1][:17] + ("0" if rows[6][1][17] != "0" else "1")
+    sheet.append([wrong, rows[6][0], day.isoformat()])
+    sheet.append([rows[9][1], rows[9][0], f"{today.year + 1}-01-01"])
+    return workbook
 
 
 def elsewhere_workbook(rows: list[tuple], today: date) -> Workbook:

@@ -81,6 +81,7 @@ def _transaction(request, app):
         # maintained (portal/stats/): every other test expects none committed.
         with app.app_context(), db.engine.begin() as connection:
             connection.execute(text("DELETE FROM community_figures"))
+            connection.execute(text("DELETE FROM community_activity"))
         return
     with app.app_context():
         connection = db.engine.connect()

@@ -329,7 +329,7 @@ def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_
     from portal.comparisons.models import ComparisonRun
     from portal.demo_samples import write_samples
 
-    household, insured, _resident, _lapsed, elsewhere = write_samples(tmp_path, people=200)
+    household, insured, _resident, _lapsed, elsewhere, *_ = write_samples(tmp_path, people=200)
     client = login("fn_staff")
     upload(client, household.read_bytes(), name=household.name)
     run_jobs(app)

@@ -2,7 +2,7 @@
 
 import itertools
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,13 +15,14 @@ from portal.extensions import db
 from portal.persons import operations as person_ops
 from portal.persons.models import Person, PersonFile
 from portal.regions.models import Region
-from portal.stats import maintain
+from portal.stats import activity, maintain
 from portal.stats.counts import Counts, direct_counts
 from portal.stats.figures import child_figures, region_figures
 from portal.visits import operations as visit_ops
 from portal.visits import review
 from portal.visits.models import Visit
 from tests.test_comparisons import YEAR, enroll, make_id, person, run
+from tests.test_import_e_credential import activation_workbook
 from tests.test_imports import (
     insured_workbook,
     key_population_workbook,
@@ -195,6 +196,21 @@ def step_insured(app, client, data):
 # and hypothesis replays an example only if its draws do not depend on what the database holds.
 
 
+def step_e_credential(app, client, data):
+    """An e-credential activation list: known persons (and one nobody knows: sent back)."""
+    picks = data.draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=3))
+    with app.test_request_context():
+        known = [p.id_number for p in _persons()]
+    if not known:
+        return
+    numbers = sorted({known[n % len(known)] for n in picks})
+    rows = [(number, None, "2026-10-08") for number in numbers]
+    rows.append((import_id("19300101", next(_serial) % 900 + 1), "无此人", None))
+    workbook = activation_workbook(["身份证号码", "姓名", "激活日期"], rows)
+    upload_kind(client, "e_credential", workbook, name=f"激活{next(_serial)}.xlsx")
+    run_jobs(app)
+
+
 def step_compare(app, client, data):
     year = data.draw(st.sampled_from([2026, 2027]))
     with app.test_request_context():
@@ -231,6 +247,7 @@ def step_visit(app, client, data):
     outcome = data.draw(
         st.sampled_from(["paid_today", "unreachable", "deceased", "declined", "wrong_info"])
     )
+    activated = data.draw(st.booleans())  # 帮助激活医保电子凭证 ticked
     with app.test_request_context():
         files = db.session.scalars(
             select(PersonFile)
@@ -247,6 +264,7 @@ def step_visit(app, client, data):
             idempotency_key=str(uuid.uuid4()),
             version=file.version,
             reason_code="hardship" if outcome == "declined" else None,
+            activated_e_credential=activated,
         )
         try:
             visit_ops.record_visit(worker, file, visit)
@@ -297,6 +315,7 @@ STEPS = {
     "household": step_household,
     "resident": step_resident,
     "key_population": step_key_population,
+    "e_credential": step_e_credential,
     "insured": step_insured,
     "compare": step_compare,
     "assign": step_assign,
@@ -309,9 +328,16 @@ STEPS = {
 
 def check_everything(app) -> None:
     """Every maintained row equals a direct count; every region of the chain equals the sum of
-    its children and the direct count of its subtree."""
+    its children and the direct count of its subtree; the visits and conversions per day equal
+    a direct count, and a region's sum over all days is its children's."""
     with app.test_request_context():
         connection = db.session.connection()
+        assert activity.differences(connection, prefix="32") == {}
+        since, until = date(2020, 1, 1), date.today() + timedelta(days=1)
+        for code in CHAIN:
+            total = activity.activity(code, since, until)
+            parts = [activity.activity(c.code, since, until) for c, _ in child_figures(code, 2026)]
+            assert tuple(map(sum, zip(*parts, strict=True))) == total, code
         for year in sorted(set(maintain.built_years(connection)) | {2026, 2027}):
             assert maintain.differences(connection, prefix="32", year=year) == {}, year
             for code in CHAIN:

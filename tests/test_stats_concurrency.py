@@ -17,8 +17,9 @@ from portal.extensions import db
 from portal.persons.idnumbers import check_character
 from portal.persons.models import Enrollment, Person, PersonFile
 from portal.regions.models import Region
-from portal.stats import maintain
+from portal.stats import activity, maintain
 from portal.stats.figures import region_figures
+from portal.timeutil import local_today
 from portal.visits import operations as visit_ops
 
 pytestmark = pytest.mark.no_db
@@ -94,6 +95,7 @@ def _cleanup(app) -> None:
             "DELETE FROM enrollment WHERE id_number IN :n",
             "DELETE FROM person WHERE id_number IN :n",
             "DELETE FROM community_figures",
+            "DELETE FROM community_activity",
         ):
             statement = text(sql)
             if ":n" in sql:
@@ -166,6 +168,11 @@ def test_concurrent_visits_and_a_comparison(app, is_postgres):
             connection = db.session.connection()
             for year in maintain.built_years(connection):
                 assert maintain.differences(connection, prefix="320923001", year=year) == {}
+            # Every visit counted once on its day (concurrent visits of one community queue on
+            # its row), and the comparison's recount of the conversions lost none of them.
+            assert activity.differences(connection, prefix="320923001") == {}
+            today = local_today()
+            assert activity.activity(FUCHENG, today, today) == (VISITS, 0)
             figures = region_figures(FUCHENG, YEAR)
             paid = sum(1 for o in outcomes.values() if o == "paid_today")
             assert figures.files["pending_confirmation"] == paid

@@ -399,9 +399,11 @@ def compare(
         region_prefix=region.prefix,
     )
     restore_work_mem(connection, work_mem)
-    from portal.stats import maintain as stats  # (stats/ reads this module's rules)
+    from portal.stats import activity  # (stats/ reads this module's rules)
+    from portal.stats import maintain as stats
 
     stats.refresh(connection, prefix=region.prefix, years=[year])  # the figures
+    activity.refresh_conversions(connection, prefix=region.prefix)  # closed and reopened files
     return result
 
 

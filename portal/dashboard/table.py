@@ -9,7 +9,7 @@ rank by progress (进度排名, in the export) ranked the same way.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import url_for
 
@@ -274,6 +274,64 @@ class Headline:
     as_of: str
     # The persons-list filter of each headline count that one lists exactly (else None).
     filters: dict[str, dict | None]
+    # The contact funnel of the year's files: 档案 → 已走访 → 同意参保 → 已参保 (funnel_steps).
+    funnel: list["Step"] = field(default_factory=list)
+    # Visits and conversions 本周 / 本月 / 本年度 (stats/activity.py), when the page asked for them.
+    activity: list["PeriodActivity"] = field(default_factory=list)
+    e_credential_missing: int = 0  # insured persons whose e-credential is not activated
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the contact funnel: its count and the share of the step before it."""
+
+    label: str
+    value: int
+    rate: float | None = None  # None for the first step, or when the step before is zero
+
+
+@dataclass(frozen=True)
+class PeriodActivity:
+    label: str  # 本周, 本月, 本年度
+    since: object  # date, China time
+    until: object
+    visits: int
+    conversions: int
+
+
+def funnel_steps(figures) -> list[Step]:
+    """档案 (the year's files) → 已走访 (visited at least once) → 同意参保 (visited, and paid or
+    reported paid: waiting for the comparison, or confirmed enrolled) → 已参保 (visited and
+    confirmed enrolled: the agreed less those waiting, since only a visit reports a payment —
+    a file awaiting confirmation has always been visited; bounded by the enrolled files)."""
+    files = figures.total_files
+    visited = int(figures.funnel.get("visited", 0))
+    agreed = int(figures.funnel.get("agreed", 0))
+    enrolled = min(
+        files_in(figures, "enrolled"), max(0, agreed - files_in(figures, "pending_confirmation"))
+    )
+    steps, before = [], None
+    for label, value in (
+        ("档案", files),
+        ("已走访", visited),
+        ("同意参保", agreed),
+        ("已参保", enrolled),
+    ):
+        rate = None if before is None or not before else value / before
+        steps.append(Step(label, value, rate))
+        before = value
+    return steps
+
+
+def period_activity(region_code: str, year: int) -> list[PeriodActivity]:
+    """Visits and conversions of the region this week, this month and in insurance year
+    `year` (stats/activity.periods says from when)."""
+    from portal.stats.activity import region_activity
+
+    return [
+        PeriodActivity(p.label, p.since, p.until, a.visits, a.conversions)
+        for p, a in region_activity(region_code, year)
+    ]
 
 
 def as_of_label(moment) -> str:
@@ -285,7 +343,9 @@ def as_of_label(moment) -> str:
     return format_local(moment)
 
 
-def headline(figures) -> Headline:
+def headline(figures, region_code: str | None = None, year: int | None = None) -> Headline:
+    """The headline of `figures`; with `region_code` and `year`, also the region's visits and
+    conversions this week, month and insurance year."""
     exact = without_exclusions(figures) or None
     return Headline(
         register=figures.register,
@@ -323,7 +383,16 @@ def headline(figures) -> Headline:
             "insured": exact and {"insured_status": "insured"},
             "uninsured": exact and COLUMN_BY_KEY["uninsured"].persons_filter,
             "government_paid_gap": exact and COLUMN_BY_KEY["government_paid_gap"].persons_filter,
+            # Insured, e-credential not activated: the persons to help activate theirs.
+            "e_credential_missing": exact and {"insured_status": "insured", "e_credential": "no"},
         },
+        funnel=funnel_steps(figures),
+        activity=(
+            period_activity(region_code, year)
+            if region_code is not None and year is not None
+            else []
+        ),
+        e_credential_missing=figures.insured - figures.e_credential,
     )
 
 

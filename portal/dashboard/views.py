@@ -55,7 +55,7 @@ def region(region_code: str):
         trail=regions.trail(place, actor),
         year=year,
         figures=figures,
-        headline=table.headline(figures),
+        headline=table.headline(figures, place.code, year),
         rows=table.child_rows(children, sort, targets.targets_of_children(place.code, year)),
         own_target=own_target,
         own_target_label=targets.target_label(own_target),

@@ -38,6 +38,7 @@ from portal.persons.codes import KEY_POPULATION_BY_CODE, SCHEME_LABELS
 __all__ = [
     "FIELDS",
     "HOUSEHOLD",
+    "E_CREDENTIAL",
     "INSURED",
     "KEY_POPULATION",
     "LAPSED",
@@ -335,6 +336,22 @@ FIELDS: tuple[Field, ...] = (
             "原参保单位",
         ),
     ),
+    Field(
+        "activated_on",
+        "激活日期",
+        (
+            "激活日期",
+            "激活时间",
+            "电子凭证激活日期",
+            "医保电子凭证激活日期",
+            "电子凭证激活时间",
+            "医保电子凭证激活时间",
+            "凭证激活日期",
+            "激活日",
+            "首次激活日期",
+            "首次激活时间",
+        ),
+    ),
 )
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -532,8 +549,16 @@ LAPSED = ListKind(
         "birth_date",
     ),
 )
+# The activation list of the medical-insurance e-credential (医保电子凭证): the ID number is the
+# key; the platform's extracts often carry a name and the day of activation.
+E_CREDENTIAL = ListKind(
+    "e_credential",
+    "医保电子凭证激活名单",
+    required=("id_number",),
+    optional=("name", "activated_on"),
+)
 LIST_KINDS: dict[str, ListKind] = {
-    k.code: k for k in (HOUSEHOLD, RESIDENT, INSURED, KEY_POPULATION, LAPSED)
+    k.code: k for k in (HOUSEHOLD, RESIDENT, INSURED, KEY_POPULATION, LAPSED, E_CREDENTIAL)
 }
 
 

@@ -9,10 +9,19 @@ from datetime import date
 from operator import itemgetter
 
 from permissions import Scope
-from portal.imports import apply, columns, enrollments, key_populations, lapsed, plain
+from portal.imports import (
+    apply,
+    columns,
+    e_credentials,
+    enrollments,
+    key_populations,
+    lapsed,
+    plain,
+)
 from portal.imports.validation import (
     RegionResolver,
     Rejection,
+    e_credential_row,
     household_row,
     insured_row,
     key_population_row,
@@ -242,6 +251,17 @@ IMPORTERS["lapsed"] = Importer(
     lapsed.stage_rows,
     _apply_lapsed,
 )
+IMPORTERS["e_credential"] = Importer(
+    columns.E_CREDENTIAL,
+    lambda values, ctx: e_credential_row(values, ctx.today),
+    itemgetter("id_number"),
+    SAME_PERSON,
+    e_credentials.create_stage,
+    e_credentials.stage_rows,
+    lambda connection, ctx, batch_id, user_id: e_credentials.apply_e_credentials(
+        connection, ctx.scope, batch_id=batch_id, user_id=user_id
+    ),
+)
 # The staging table of each list kind (its persons by id_number): the communities whose figures
 # an import changes (stats/maintain.refresh_import).
 STAGE_TABLES = {
@@ -250,6 +270,7 @@ STAGE_TABLES = {
     "insured": enrollments.STAGE,
     "key_population": key_populations.STAGE,
     "lapsed": lapsed.STAGE,
+    "e_credential": e_credentials.STAGE,
 }
 assert set(STAGE_TABLES) == set(IMPORTERS)
 KIND_CHOICES = [(code, importer.list_kind.label) for code, importer in IMPORTERS.items()]

@@ -84,6 +84,9 @@ COLUMNS: dict[str, Column] = {
         14, "最后一次缴费的年月，如 2026-07 或 202607；与“停保日期”至少填一项。", text=True
     ),
     "employer": Column(24, "参保单位名称。"),
+    "activated_on": Column(
+        14, "激活医保电子凭证的日期，如 2026-10-08；可不填。", date_format="yyyy-mm-dd"
+    ),
 }
 
 
@@ -125,13 +128,14 @@ def example_values(kind: ListKind, community: str | None, today: date) -> dict[s
         "stop_date": stopped,
         "last_paid_month": None,
         "employer": "示例有限公司",
+        "activated_on": today - timedelta(days=1),
     }
     return {name: values.get(name) for name in kind.fields}
 
 
 def build(kind_code: str, community: str | None = None, today: date | None = None) -> bytes:
     """The template workbook of a list kind (household, resident, insured, key_population,
-    lapsed) as .xlsx bytes; `community`: the 12-digit code the example row uses."""
+    lapsed, e_credential) as .xlsx bytes; `community`: the 12-digit code the example row uses."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -202,6 +206,15 @@ def build(kind_code: str, community: str | None = None, today: date | None = Non
     if kind_code == "key_population":
         notes.append(
             ["", "", "重点人群名单标记已在人员档案中的人员：请先导入户籍人口或常住人口名单。"]
+        )
+    if kind_code == "e_credential":
+        notes.append(
+            [
+                "",
+                "",
+                "激活名单把已在人员档案中的人员标记为“已激活医保电子凭证”（只标记，不取消）："
+                "请先导入户籍人口或常住人口名单；辖区外管理的人员退回。",
+            ]
         )
     notes.column_dimensions["A"].width = 16
     notes.column_dimensions["B"].width = 20

@@ -487,3 +487,20 @@ def key_population_row(values: dict, fixed_category: str | None, today: date) ->
     else:
         return "缺少人员类别"
     return {"id_number": identity[0], "bits": bits}
+
+
+def e_credential_row(values: dict, today: date) -> dict | str:
+    """One row of an e-credential activation list as the ID number, or the reason it is
+    rejected. The name may be missing (the ID number is the key); an activation date, when
+    given, must be a date not after today."""
+    identity = id_and_optional_name(values, today)
+    if isinstance(identity, str):
+        return identity
+    given = text(values.get("activated_on"))
+    if given:
+        day = parse_date(values.get("activated_on"))
+        if day is None:
+            return f"激活日期「{given}」无法识别，如 2026-10-08"
+        if day > today:
+            return f"激活日期{day.isoformat()}晚于今天，请核对"
+    return {"id_number": identity[0]}

@@ -16,7 +16,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from portal.forms import PortalForm, SearchForm, options
 from portal.persons import codes
 from portal.persons.idnumbers import normalize_id_number
-from portal.persons.queries import GOVERNMENT_PAID, NO_FILE, PersonFilters
+from portal.persons.queries import E_CREDENTIAL_CHOICES, GOVERNMENT_PAID, NO_FILE, PersonFilters
 from portal.phones import normalize_phone
 
 ID_TAIL = re.compile(r"^[0-9]{3,5}[0-9X]$")  # the last 4–6 characters of an ID number
@@ -70,6 +70,9 @@ class PersonSearchForm(SearchForm):
     reason = SelectField(
         "未参保原因", validators=[Optional()], choices=options([ALL, *codes.REASONS])
     )
+    e_credential = SelectField(
+        "电子凭证", validators=[Optional()], choices=options([ALL, *E_CREDENTIAL_CHOICES])
+    )
     full = BooleanField("导出完整号码")
     purpose = StringField("用途", validators=[Optional(), Length(max=200)])
 
@@ -121,6 +124,7 @@ class PersonSearchForm(SearchForm):
             key_population=self.key_population.data or "",
             file_state=self.file_state.data or "",
             reason=self.reason.data or "",
+            e_credential=self.e_credential.data or "",
         )
 
 

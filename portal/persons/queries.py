@@ -33,6 +33,9 @@ from portal.visits.codes import OUTCOME_LABELS, REVIEW_STATE_LABELS
 REGION_CHOICES_LIMIT = 500
 GOVERNMENT_PAID = "government_paid"  # key-population filter: any of the government-paid groups
 NO_FILE = "none"  # file-state filter: persons without a file
+# The e-credential filter: activated or not (the dashboard's activation rate links to "no").
+E_CREDENTIAL_CHOICES = (("yes", "已激活"), ("no", "未激活"))
+E_CREDENTIAL_VALUES = {"yes": True, "no": False}
 HISTORY_LIMIT = 200
 # What a person's first comparison changes when it opens a file (comparisons/operations.py
 # writes no history row for it; the file keeps the run): field → (old, new).
@@ -93,6 +96,7 @@ class PersonFilters:
     key_population: str = ""  # a KEY_POPULATIONS code or GOVERNMENT_PAID
     file_state: str = ""  # a FILE_STATES code or NO_FILE
     reason: str = ""
+    e_credential: str = ""  # a E_CREDENTIAL_CHOICES code: activated or not
 
     def active(self) -> dict:
         """The filters in use (for the audit record of an export)."""
@@ -155,6 +159,8 @@ def apply_filters(query, filters: PersonFilters):
         query = query.where(PersonFile.state == filters.file_state)
     if filters.reason:
         query = query.where(PersonFile.reason_code == filters.reason)
+    if filters.e_credential in E_CREDENTIAL_VALUES:
+        query = query.where(Person.e_credential.is_(E_CREDENTIAL_VALUES[filters.e_credential]))
     return query
 
 

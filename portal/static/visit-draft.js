@@ -6,7 +6,8 @@
  * saved, which carries <div data-saved-file="FILE_ID" data-saved-key="KEY">.
  *
  * - Every input or change saves the whole form (except the CSRF token) in localStorage under
- *   "visit-draft:FILE_ID": method, outcome, reason, note, follow-up date, and the hidden
+ *   "visit-draft:FILE_ID": method, outcome, reason, note, follow-up date, whether the worker
+ *   helped activate the e-credential (a checkbox: kept only when ticked), and the hidden
  *   idempotency key, file version and form token the page was rendered with.
  * - When the file page opens and a draft of that file exists, the draft is put back into the
  *   form (with its idempotency key and version) and a notice says so, with a button to discard
@@ -103,10 +104,15 @@
   function restore(fields) {
     Object.keys(fields).forEach(function (name) {
       var el = form.elements[name];
-      if (el && name !== "csrf_token") {
+      if (el && name !== "csrf_token" && el.type !== "checkbox") {
         el.value = fields[name]; // a RadioNodeList checks the radio with that value
       }
     });
+    // A checkbox (帮助激活医保电子凭证) is in the draft only when ticked.
+    var boxes = form.querySelectorAll("input[type=checkbox]");
+    for (var i = 0; i < boxes.length; i++) {
+      boxes[i].checked = fields[boxes[i].name] === boxes[i].value;
+    }
   }
 
   function toggleReason() {

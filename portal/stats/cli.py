@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from portal.cli_support import region_by_code
 from portal.extensions import db
-from portal.stats import maintain
+from portal.stats import activity, maintain
 
 stats_cli = AppGroup("stats", help="统计汇总：按社区和参保年度维护的统计数据的重算与核对。")
 
@@ -18,11 +18,14 @@ def _prefix(region_code: str | None) -> str | None:
 @click.option("--region", "region_code", default=None, help="只重算该区划（12位代码）以下的社区")
 @click.option("--year", type=int, default=None, help="只重算该参保年度（默认所有已维护年度）")
 def rebuild_command(region_code: str | None, year: int | None) -> None:
-    """Recompute the maintained figures from the base tables."""
+    """Recompute the maintained figures (and the visits and conversions per day, which belong
+    to no year) from the base tables."""
     connection = db.session.connection()
-    years = maintain.rebuild(connection, prefix=_prefix(region_code), year=year)
+    prefix = _prefix(region_code)
+    years = maintain.rebuild(connection, prefix=prefix, year=year)
+    activity.rebuild(connection, prefix=prefix)
     db.session.commit()
-    click.echo(f"已重算统计数据：{'、'.join(str(y) for y in years)} 年度。")
+    click.echo(f"已重算统计数据：{'、'.join(str(y) for y in years)} 年度，及每日走访和转化数。")
 
 
 @stats_cli.command("verify")
@@ -39,9 +42,14 @@ def verify_command(region_code: str | None, year: int | None) -> None:
             found += 1
             detail = "；".join(f"{k} 存储 {a}，实际 {b}" for k, (a, b) in diff.items())
             click.echo(f"{each} 年度 社区 {code} 不一致：{detail}")
+    labels = {"visits": "走访", "conversions": "转化"}
+    for (day, code), diff in activity.differences(connection, prefix=prefix).items():
+        found += 1
+        detail = "；".join(f"{labels[k]} 存储 {a}，实际 {b}" for k, (a, b) in diff.items())
+        click.echo(f"{day.isoformat()} 社区 {code} 走访转化数不一致：{detail}")
     db.session.rollback()
     if found:
-        click.echo(f"共 {found} 个社区的统计数据与实际不一致，请运行 portal stats rebuild。")
+        click.echo(f"共 {found} 处统计数据与实际不一致，请运行 portal stats rebuild。")
         raise SystemExit(1)
     click.echo(f"统计数据核对无误（{'、'.join(str(y) for y in years) or '无已维护年度'}）。")
 

@@ -40,6 +40,7 @@ from sqlalchemy import DateTime, bindparam, text
 
 from portal.database import raise_work_mem, restore_work_mem
 from portal.regions.codes import subtree_bounds
+from portal.stats import activity
 from portal.stats.counts import (
     COLUMNS,
     FILE_FIELDS,
@@ -341,5 +342,7 @@ def refresh_codes(
 
 def refresh_moves(connection, plan: str) -> None:
     """After files followed their persons (persons/moves.py): the communities they left and
-    joined (`plan`: a table with from_region and to_region)."""
+    joined (`plan`: a table with from_region and to_region), and the visits of the pending
+    proposals the files took along (stats/activity.py)."""
     refresh_codes(connection, f"SELECT from_region FROM {plan} UNION SELECT to_region FROM {plan}")
+    activity.refresh_moved_visits(connection, plan)

@@ -3,6 +3,7 @@
 import uuid
 
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -60,6 +61,8 @@ class VisitForm(PortalForm):
     )
     note = TextAreaField("备注", validators=[Optional(), Length(max=500)])
     follow_up_on = DateField("下次跟进日期", validators=[Optional()])
+    # Offered only while the person's e-credential is not activated (the page decides).
+    activated_e_credential = BooleanField("帮助激活医保电子凭证")
     # Made when the form is rendered and kept in the device's draft: a retried submit saves once.
     idempotency_key = HiddenField(validators=[InputRequired(EXPIRED)])
     # The file version the worker opened, and a signed snapshot of what they saw (a conflict
@@ -83,4 +86,5 @@ class VisitForm(PortalForm):
             reason_code=self.reason_code.data or None,
             note=self.note.data or "",
             follow_up_on=self.follow_up_on.data,
+            activated_e_credential=bool(self.activated_e_credential.data),
         )

@@ -120,6 +120,8 @@ def visit(file_id: int):
         return _render_file(file, form, status=422, conflict=conflict.fields)
     outcome = visit_codes.OUTCOME_BY_CODE[result.visit.outcome]
     message = f"已记录走访：{file.person.name}，{outcome.label}{AFTER.get(outcome.action, '')}。"
+    if result.visit.activated_e_credential:
+        message += "已帮助激活医保电子凭证。"
     if result.replayed:
         message += "（此前已提交过，未重复保存）"
     flash(message, "success")

@@ -19,7 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.persons.codes import FILE_STATE_LABELS, REASON_LABELS
-from portal.persons.models import PersonFile
+from portal.persons.models import Person, PersonFile
+from portal.stats import activity
 from portal.stats import maintain as stats
 from portal.timeutil import format_local, local_today, utcnow
 from portal.visits.codes import OUTCOME_BY_CODE
@@ -50,6 +51,8 @@ class VisitInput:
     reason_code: str | None = None
     note: str = ""
     follow_up_on: date | None = None
+    # The worker helped the person activate the e-credential (帮助激活医保电子凭证).
+    activated_e_credential: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
             raise VisitRefused("该提交已用于另一个档案，请刷新页面后重新填写。")
         return VisitResult(earlier, replayed=True)
     outcome, reason = _check(actor, file, data)
+    person = db.session.get(Person, file.person_id) if data.activated_e_credential else None
+    # Only a person whose e-credential is not yet activated can be helped to activate it.
+    activated = person is not None and not person.e_credential
     now = utcnow()
     visit_id = _insert_once(
         {
@@ -179,11 +185,14 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
             "follow_up_on": data.follow_up_on,
             "idempotency_key": data.idempotency_key,
             "review_state": "pending" if outcome.action == "propose_close" else None,
+            "activated_e_credential": activated,
         }
     )
     if visit_id is None:  # a concurrent submission with the same key won: it is the visit
         return VisitResult(_previous(actor, data.idempotency_key), replayed=True)
     changes = {"visit_outcome": [None, outcome.code]}
+    if activated:
+        changes["e_credential"] = [False, True]
     try:
         # One UPDATE of the file: no autoflush between setting its fields and its state.
         with db.session.begin_nested(), db.session.no_autoflush:
@@ -194,11 +203,18 @@ def record_visit(actor, file: PersonFile, data: VisitInput) -> VisitResult:
                 changes["follow_up_on"] = [_iso(file.follow_up_on), _iso(data.follow_up_on)]
                 file.follow_up_on = data.follow_up_on
             file.last_visit_at, file.last_visitor_id = now, actor.id
+            if activated:
+                person.e_credential = True  # the person's version guards a concurrent edit
             transitions.perform(
                 actor, file, outcome.action, cause="visit", changes=changes, batch_id=visit_id
             )
             db.session.flush()  # UPDATE … WHERE version = <read>: a concurrent change matches 0
-            stats.refresh(db.session.connection(), community=file.region_code, files_only=True)
+            connection = db.session.connection()
+            if activated:  # a person count changed too (e_credential)
+                stats.refresh(connection, community={file.region_code, person.region_code})
+            else:
+                stats.refresh(connection, community=file.region_code, files_only=True)
+            activity.count_visit(connection, file.region_code, now)  # after the figures' locks
     except StaleDataError:
         db.session.rollback()
         raise VisitConflict([("档案", "刚被其他人修改，请刷新后重新提交")]) from None

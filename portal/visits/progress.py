@@ -1,4 +1,5 @@
-"""Work figures per grid worker: open files, overdue, visits this week, conversions this month.
+"""Work figures per grid worker: open files, overdue, visits this week and this month,
+conversions this month.
 
 One grouped query per figure over the given workers (never a loop over files). The caller has
 already chosen the workers through permissions/ (the desk: workers in the actor's scope; the
@@ -27,6 +28,7 @@ class Progress:
     declined: int = 0  # declined files held (to persuade again), due or not
     declined_waiting: int = 0  # declined, follow-up date not reached (or none): their own section
     visits_this_week: int = 0
+    visits_this_month: int = 0
     conversions_this_month: int = 0  # files closed as enrolled, credited to the worker
 
 
@@ -71,13 +73,19 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
         .where(PersonFile.assignee_id.in_(user_ids), PersonFile.state.in_(OPEN_FILE_STATES))
         .group_by(PersonFile.assignee_id)
     ).all()
-    visits = dict(
-        db.session.execute(
-            select(Visit.user_id, func.count())
-            .where(Visit.user_id.in_(user_ids), Visit.at >= _utc(week_start(today)))
+    this_week, this_month = _utc(week_start(today)), _utc(today.replace(day=1))
+    visits = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            select(
+                Visit.user_id,
+                func.count().filter(Visit.at >= this_week),
+                func.count().filter(Visit.at >= this_month),
+            )
+            .where(Visit.user_id.in_(user_ids), Visit.at >= min(this_week, this_month))
             .group_by(Visit.user_id)
         ).all()
-    )
+    }
     conversions = dict(
         db.session.execute(
             select(PersonFile.credited_user_id, func.count())
@@ -93,7 +101,8 @@ def progress_of(user_ids: list[int], today: date | None = None) -> dict[int, Pro
     return {
         uid: Progress(
             *(int(v) for v in by_user.get(uid, (0,) * 7)),
-            visits_this_week=int(visits.get(uid, 0)),
+            visits_this_week=int(visits.get(uid, (0, 0))[0]),
+            visits_this_month=int(visits.get(uid, (0, 0))[1]),
             conversions_this_month=int(conversions.get(uid, 0)),
         )
         for uid in user_ids
