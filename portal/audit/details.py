@@ -57,6 +57,7 @@ FILTER_LABELS = {
     "key_population": "重点人群",
     "file_state": "档案状态",
     "reason": "未参保原因",
+    "e_credential": "电子凭证",
     "community": "社区",
     "state": "档案状态",
     "action": "操作",
@@ -65,6 +66,7 @@ FILTER_LABELS = {
     "date_to": "截止日期",
 }
 VALUE_LABELS = {
+    "e_credential": {"yes": "已激活", "no": "未激活"},  # the persons list's filter
     "kind": {
         "assign": "勾选或按筛选分配",
         "auto_assign": "按包片自动分配",
@@ -74,6 +76,7 @@ VALUE_LABELS = {
         "resident": "常住人口",
         "insured": "参保人员",
         "lapsed": "断缴人员",
+        "e_credential": "医保电子凭证激活名单",
     },
     "reason": {
         "unknown_user": "用户不存在",
