@@ -174,6 +174,7 @@ def test_the_periods_week_month_and_insurance_year():
     # A past year: from its collection period's start to the day before the next one's.
     (_, _, past) = activity.periods(2026, wednesday, Calendar())
     assert (past.since, past.until) == (date(2025, 9, 1), date(2026, 8, 31))
+    assert (year.label, past.label) == ("本年度", "2026年度")
     monday = date(2026, 12, 7)
     assert activity.periods(2027, monday, Calendar())[0].since == monday
     # Another collection period (a province's configuration).

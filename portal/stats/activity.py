@@ -365,7 +365,12 @@ def periods(year: int, today: date | None = None, calendar=None) -> list[Period]
     return [
         Period("week", "本周", today - timedelta(days=today.weekday()), today),
         Period("month", "本月", today.replace(day=1), today),
-        Period("year", "本年度", opens, min(today, next_opens - timedelta(days=1))),
+        Period(
+            "year",
+            "本年度" if year == calendar.current_year(today) else f"{year}年度",
+            opens,
+            min(today, next_opens - timedelta(days=1)),
+        ),
     ]
 
 
