@@ -22,7 +22,7 @@ def test_auditor_sees_both_streets_and_filters(app, login):
     login("fc_grid1")  # success in Fucheng
     login("wt_grid1")  # success in Wutan
     fail = app.test_client().post("/login", data={"username": "fc_grid2", "password": "wrong"})
-    assert "还可尝试 4 次" in fail.get_data(as_text=True)
+    assert "用户名或密码错误" in fail.get_data(as_text=True)
     auditor = login("js_auditor")
     page = auditor.get("/audit/?action=login").get_data(as_text=True)
     assert "fc_grid1" in page and "wt_grid1" in page and "fc_grid2" in page

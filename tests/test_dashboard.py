@@ -63,17 +63,19 @@ def test_the_headline_shows_the_figures_of_the_known_data(login, known):
     html = page(login("fc_supervisor"), f"/dashboard/{FUCHENG}")
     assert f"{known} 参保年度" in html and "数据截至" in html
     # 12 must-insure (13 on the lists, 1 deceased not counted), 7 insured, 5 uninsured.
-    assert re.search(r"<strong>12</strong><span>应参保人数", html)
+    assert re.search(r">12(</a>)?</strong><span>应参保人数", html)
     assert re.search(r">7(</a>)?</strong><span>已参保人数", html)
     assert "58.3%</strong><span>参保率" in html
     assert re.search(r">5(</a>)?</strong><span>未参保人数", html)
     assert "<dt>户籍人口</dt><dd>12</dd>" in html
     assert "<dt>常住人口（非户籍）</dt><dd>1</dd>" in html
-    assert "<dt>不再列入</dt><dd>1" in html
-    assert "<dt>职工医保</dt><dd>2</dd>" in html and "<dt>居民医保</dt><dd>5</dd>" in html
+    assert re.search(r"<dt>不再列入</dt><dd>(<a [^>]+>)?1", html)
+    assert re.search(r"<dt>职工医保</dt><dd>(<a [^>]+>)?2(</a>)?</dd>", html)
+    assert re.search(r"<dt>居民医保</dt><dd>(<a [^>]+>)?5(</a>)?</dd>", html)
     assert "<dt>异地参保</dt><dd>1</dd>" in html and "<dt>本地参保</dt><dd>6</dd>" in html
     assert "<dt>外出务工</dt><dd>1</dd>" in html
-    assert "<dt>待分配</dt><dd>3</dd>" in html and "<dt>已核销</dt><dd>1</dd>" in html
+    assert re.search(r"<dt>待分配</dt><dd>(<a [^>]+>)?3(</a>)?</dd>", html)
+    assert re.search(r"<dt>已核销</dt><dd>(<a [^>]+>)?1(</a>)?</dd>", html)
 
 
 def test_the_gap_warning_appears_only_when_a_government_paid_person_is_uninsured(login, known):
@@ -161,9 +163,36 @@ def test_community_counts_link_to_a_list_as_long_as_the_count(login, known):
         assert cell.href, key
         assert parse_qs(urlsplit(cell.href).query)["region"] == [XINSHENG]
         assert _list_length(client, cell.href) == int(cell.text), key
-    # Xingfu has a deceased person: the list by insured status would count them, so no link.
-    assert table.rows[XINGFU]["uninsured"].href is None
+    # Xingfu has a deceased person, out of the must-insure population: the lists leave them out
+    # as the figures do (the 应参保 filter), so every count still links to a list as long.
+    xingfu = table.rows[XINGFU]
+    for key in ("must_insure", "insured", "uninsured", "government_paid_gap", "unassigned"):
+        assert xingfu[key].href, key
+        assert _list_length(client, xingfu[key].href) == int(xingfu[key].text), key
     assert _list_length(client, table.rows[XINGFU]["unassigned"].href) == 1
+
+
+def test_headline_counts_of_every_level_link_to_lists_as_long(login, known):
+    """The township's and the county's headline cards link to the persons list with exactly
+    their filter (the region's whole subtree), exclusions included."""
+    client = login("fn_staff")
+    for region in (FUNING, FUCHENG, XINGFU):
+        html = page(client, f"/dashboard/{region}")
+        cards = re.findall(
+            r'<div><strong(?: class="badge-off")?><a href="([^"]+)">(\d+)</a></strong>'
+            r"<span>([^<]+)</span></div>",
+            html,
+        )
+        by_label = {label: (href.replace("&amp;", "&"), int(n)) for href, n, label in cards}
+        for label in ("应参保人数", "已参保人数", "未参保人数"):
+            href, count = by_label[label]
+            assert parse_qs(urlsplit(href).query)["region"] == [region]
+            assert _list_length(client, href) == count, (region, label)
+        excluded = re.search(r'<dt>不再列入</dt><dd><a href="([^"]+)">(\d+)</a>', html)
+        assert excluded, region
+        assert _list_length(client, excluded.group(1).replace("&amp;", "&")) == int(
+            excluded.group(2)
+        )
 
 
 def test_scope_a_sibling_county_or_township_is_not_found(login, known):
@@ -203,7 +232,7 @@ def test_the_export_has_the_columns_and_a_total_equal_to_the_sum_and_is_audited(
 
 def test_the_year_picker_changes_the_year_of_the_figures(login, known):
     client = login("fn_staff")
-    assert re.search(r"<strong>12</strong><span>应参保人数", page(client, f"/dashboard/{FUCHENG}"))
+    assert re.search(r">12(</a>)?</strong><span>应参保人数", page(client, f"/dashboard/{FUCHENG}"))
     earlier = known - 1
     response = client.post("/year", data={"year": str(earlier), "next": f"/dashboard/{FUCHENG}"})
     assert response.headers["Location"].endswith(f"/dashboard/{FUCHENG}")

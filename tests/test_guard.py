@@ -22,7 +22,8 @@ def bare_app(app):
                 "PASSWORD_HASH_MEMORY_COST",
             )
         }
-        | {"TESTING": True, "WTF_CSRF_ENABLED": False}
+        # No job thread: it would run the scheduled jobs on the test database beside the test.
+        | {"TESTING": True, "WTF_CSRF_ENABLED": False, "JOBS_IN_PROCESS": False}
     )
     return fresh
 

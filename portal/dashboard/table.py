@@ -15,7 +15,7 @@ from flask import url_for
 
 from permissions import scope_for
 from portal.persons import codes
-from portal.persons.queries import GOVERNMENT_PAID, region_choices
+from portal.persons.queries import GOVERNMENT_PAID, region_choice, region_choices
 from portal.regions.models import Region
 from portal.targets import service as targets
 from portal.timeutil import format_local, local_today, to_local
@@ -47,41 +47,28 @@ class Column:
     # The persons list filter that lists exactly this count, where one exists.
     persons_filter: dict | None = None
     alarm: bool = False  # a non-zero value is a problem to see at once
-    # Whether the list is exact for these figures (see `without_exclusions`).
-    exact: Callable[[object], bool] = lambda f: True
 
 
-def without_exclusions(figures) -> bool:
-    """The persons list has no "must be insured" filter: a person taken out of the population
-    (死亡, 出国(境)定居, 参加其他保障) still reads 未参保 there, so a list by insured status equals
-    the figure only where nobody was excluded."""
-    return figures.excluded == 0
+# The persons-list filters that list exactly what the figures count (persons/queries.py
+# POPULATION_CHOICES: the must-insure population, exclusions and not-yet-compared persons
+# included as portal/stats/counts.py counts them).
+MUST_INSURE = {"population": "must"}
+INSURED = {"population": "must", "insured_status": "insured"}
+UNINSURED = {"population": "must_uninsured"}
+EXCLUDED = {"population": "excluded"}
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("must_insure", "应参保", lambda f: f.must_insure),
-    Column(
-        "insured",
-        "已参保",
-        lambda f: f.insured,
-        persons_filter={"insured_status": "insured"},
-        exact=without_exclusions,
-    ),
+    Column("must_insure", "应参保", lambda f: f.must_insure, persons_filter=MUST_INSURE),
+    Column("insured", "已参保", lambda f: f.insured, persons_filter=INSURED),
     Column("coverage", "参保率", lambda f: f.coverage, rate=True),
-    Column(
-        "uninsured",
-        "未参保",
-        lambda f: f.uninsured,
-        persons_filter={"insured_status": "uninsured"},
-        exact=without_exclusions,
-    ),
+    Column("uninsured", "未参保", lambda f: f.uninsured, persons_filter=UNINSURED),
     Column(
         "government_paid_gap",
         "重点人群缺口",
         lambda f: f.government_paid_gap,
-        persons_filter={"key_population": GOVERNMENT_PAID, "insured_status": "uninsured"},
+        persons_filter={**UNINSURED, "key_population": GOVERNMENT_PAID},
         alarm=True,
-        exact=without_exclusions,
     ),
     Column("open_files", "在办档案", open_files),
     Column(
@@ -346,7 +333,6 @@ def as_of_label(moment) -> str:
 def headline(figures, region_code: str | None = None, year: int | None = None) -> Headline:
     """The headline of `figures`; with `region_code` and `year`, also the region's visits and
     conversions this week, month and insurance year."""
-    exact = without_exclusions(figures) or None
     return Headline(
         register=figures.register,
         resident_only=figures.resident_only,
@@ -356,8 +342,8 @@ def headline(figures, region_code: str | None = None, year: int | None = None) -
         coverage=figures.coverage,
         uninsured=figures.uninsured,
         schemes=[
-            Count("职工医保", figures.insured_employee, exact and {"scheme": "employee"}),
-            Count("居民医保", figures.insured_resident, exact and {"scheme": "resident"}),
+            Count("职工医保", figures.insured_employee, {**INSURED, "scheme": "employee"}),
+            Count("居民医保", figures.insured_resident, {**INSURED, "scheme": "resident"}),
         ],
         insured_local=figures.insured_local,
         insured_elsewhere=figures.insured_elsewhere,
@@ -380,11 +366,13 @@ def headline(figures, region_code: str | None = None, year: int | None = None) -
         open_files=open_files(figures),
         as_of=as_of_label(figures.as_of),
         filters={
-            "insured": exact and {"insured_status": "insured"},
-            "uninsured": exact and COLUMN_BY_KEY["uninsured"].persons_filter,
-            "government_paid_gap": exact and COLUMN_BY_KEY["government_paid_gap"].persons_filter,
+            "must_insure": MUST_INSURE,
+            "excluded": EXCLUDED,
+            "insured": INSURED,
+            "uninsured": UNINSURED,
+            "government_paid_gap": COLUMN_BY_KEY["government_paid_gap"].persons_filter,
             # Insured, e-credential not activated: the persons to help activate theirs.
-            "e_credential_missing": exact and {"insured_status": "insured", "e_credential": "no"},
+            "e_credential_missing": {**INSURED, "e_credential": "no"},
         },
         funnel=funnel_steps(figures),
         activity=(
@@ -416,7 +404,12 @@ class Links:
         if self._listable is None:
             _, choices = region_choices(scope_for(self._actor, "person.view"))
             self._listable = {code for code, _ in choices}
-        return region.code in self._listable
+        if region.code not in self._listable:
+            # The list also takes a whole township, county or city of the scope (a link's region).
+            if region_choice(scope_for(self._actor, "person.view"), region.code) is None:
+                return False
+            self._listable.add(region.code)
+        return True
 
     def dashboard(self, region: Region) -> str:
         return url_for("dashboard.region", region_code=region.code, year=self.year)
@@ -428,7 +421,7 @@ class Links:
         """The link of one count of a child row (None: the count stays plain text)."""
         if region.level != COMMUNITY:
             return self.dashboard(region)
-        if column.persons_filter is None or not column.exact(figures):
+        if column.persons_filter is None:
             return None
         return self.headline_count(region, column.persons_filter)
 
@@ -449,7 +442,8 @@ class Links:
         )
 
     def headline_count(self, region: Region, persons_filter: dict | None) -> str | None:
-        """A community's figure links to the list that holds exactly it, where one does."""
-        if region.level == COMMUNITY and persons_filter is not None and self.listable(region):
+        """A figure links to the list that holds exactly it, where one does and the persons list
+        offers the region (persons/queries.region_choices: a coarser level past 500 regions)."""
+        if persons_filter is not None and self.listable(region):
             return self.persons(region, persons_filter)
         return None

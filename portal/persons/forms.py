@@ -16,7 +16,13 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from portal.forms import PortalForm, SearchForm, options
 from portal.persons import codes
 from portal.persons.idnumbers import normalize_id_number
-from portal.persons.queries import E_CREDENTIAL_CHOICES, GOVERNMENT_PAID, NO_FILE, PersonFilters
+from portal.persons.queries import (
+    E_CREDENTIAL_CHOICES,
+    GOVERNMENT_PAID,
+    NO_FILE,
+    POPULATION_CHOICES,
+    PersonFilters,
+)
 from portal.phones import normalize_phone
 
 ID_TAIL = re.compile(r"^[0-9]{3,5}[0-9X]$")  # the last 4–6 characters of an ID number
@@ -73,6 +79,9 @@ class PersonSearchForm(SearchForm):
     e_credential = SelectField(
         "电子凭证", validators=[Optional()], choices=options([ALL, *E_CREDENTIAL_CHOICES])
     )
+    population = SelectField(
+        "应参保", validators=[Optional()], choices=options([ALL, *POPULATION_CHOICES])
+    )
     full = BooleanField("导出完整号码")
     purpose = StringField("用途", validators=[Optional(), Length(max=200)])
 
@@ -125,6 +134,7 @@ class PersonSearchForm(SearchForm):
             file_state=self.file_state.data or "",
             reason=self.reason.data or "",
             e_credential=self.e_credential.data or "",
+            population=self.population.data or "",
         )
 
 

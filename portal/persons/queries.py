@@ -36,6 +36,15 @@ NO_FILE = "none"  # file-state filter: persons without a file
 # The e-credential filter: activated or not (the dashboard's activation rate links to "no").
 E_CREDENTIAL_CHOICES = (("yes", "已激活"), ("no", "未激活"))
 E_CREDENTIAL_VALUES = {"yes": True, "no": False}
+# The population filter: the persons the figures count as must be insured (应参保: on the
+# register or the resident list, not excluded), those of them not insured (compared uninsured or
+# not yet compared: the figures' 未参保), and those taken out of it (不计入应参保). With it the
+# dashboard's counts link to lists exactly as long, exclusions or not.
+POPULATION_CHOICES = (
+    ("must", "应参保人员"),
+    ("must_uninsured", "应参保未参保（含未比对）"),
+    ("excluded", "不计入应参保人员"),
+)
 HISTORY_LIMIT = 200
 # What a person's first comparison changes when it opens a file (comparisons/operations.py
 # writes no history row for it; the file keeps the run): field → (old, new).
@@ -97,6 +106,7 @@ class PersonFilters:
     file_state: str = ""  # a FILE_STATES code or NO_FILE
     reason: str = ""
     e_credential: str = ""  # a E_CREDENTIAL_CHOICES code: activated or not
+    population: str = ""  # a POPULATION_CHOICES code
 
     def active(self) -> dict:
         """The filters in use (for the audit record of an export)."""
@@ -161,6 +171,21 @@ def apply_filters(query, filters: PersonFilters):
         query = query.where(PersonFile.reason_code == filters.reason)
     if filters.e_credential in E_CREDENTIAL_VALUES:
         query = query.where(Person.e_credential.is_(E_CREDENTIAL_VALUES[filters.e_credential]))
+    if filters.population:
+        query = _population(query, filters.population)
+    return query
+
+
+def _population(query, code: str):
+    """The population filter (POPULATION_CHOICES), as portal/stats/counts.py counts it."""
+    in_population = or_(Person.in_register, Person.in_resident_list)
+    if code == "excluded":
+        return query.where(in_population, Person.excluded_reason.is_not(None))
+    query = query.where(in_population, Person.excluded_reason.is_(None))
+    if code == "must_uninsured":
+        query = query.where(Person.insured_status != "insured")
+    elif code != "must":
+        query = query.where(false())
     return query
 
 
@@ -285,6 +310,18 @@ def region_choices(
             return level, [(code, f"{parent} · {name}") for code, name, parent in rows]
         return level, [(code, name) for code, name, _ in rows]
     return levels[-1], []
+
+
+def region_choice(scope: Scope, code: str) -> tuple[str, str] | None:
+    """(code, name) of region `code` when the scope reaches it: a township, county or city
+    filter asked for by a link (the dashboard's counts of any level) though the dropdown offers
+    one level only. None when it does not exist or lies outside the scope."""
+    row = db.session.execute(
+        select(Region.code, Region.name).where(
+            Region.code == code, scope.region_clause(Region.code)
+        )
+    ).first()
+    return (row.code, row.name) if row else None
 
 
 # --- the detail page --------------------------------------------------------------------------

@@ -34,7 +34,14 @@ def _search_form() -> PersonSearchForm:
     from the query string."""
     posted = request.method == "POST"
     form = PersonSearchForm(request.form if posted else request.args, posted=posted)
-    level, choices = queries.region_choices(scope_for(current_actor(), "person.view"))
+    scope = scope_for(current_actor(), "person.view")
+    level, choices = queries.region_choices(scope)
+    asked = (request.form if posted else request.args).get("region", "")
+    if asked and asked not in {code for code, _ in choices}:
+        # A link to a whole township, county or city (the dashboard's counts) keeps its region.
+        extra = queries.region_choice(scope, asked)
+        if extra:
+            choices = [extra, *choices]
     form.region.label.text = LEVEL_NAMES[level]
     form.region.choices = options([("", "全部"), *choices])
     return form
