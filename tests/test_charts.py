@@ -259,6 +259,10 @@ def test_the_page_shows_every_chart_inline_and_every_figure_in_tables(login, kno
         assert f"/dashboard/{FUCHENG}/chart/{name}.png?year={known}" in figure
         assert "下载图片" in figure and "<summary>数据表</summary>" in figure
     assert "<script" not in html.split('class="charts"')[1].split("</section>")[0]
+    # The page's Content-Security-Policy allows no inline style: the charts' colours come from
+    # the linked static/charts.css, never from a <style> inside the page.
+    assert "<style" not in html and "/static/charts.css?v=" in html
+    assert "style-src 'self'" in response.headers["Content-Security-Policy"]
 
     coverage = _figure(html, "coverage")
     root = parse(re.search(r"<svg.*?</svg>", coverage, re.S).group(0))
@@ -289,6 +293,15 @@ def test_the_page_shows_every_chart_inline_and_every_figure_in_tables(login, kno
     assert 'class="filled"' in trend and 'class="line coverage"' in trend
     table = _table(trend)
     assert table[-1][-1] == "实时" and table[-1][2:6] == ["12", "7", "58.3%", "5"]
+
+
+def test_the_svg_file_carries_its_own_style_and_may_use_it(login, known):
+    response = login("fn_staff").get(f"/dashboard/{FUCHENG}/chart/coverage.svg?year={known}")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert "<style>" in svg and ".chart .bar{fill:" in svg and "<script" not in svg
+    assert "style-src 'unsafe-inline'" in response.headers["Content-Security-Policy"]
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none'
 
 
 def test_the_png_downloads_with_a_chinese_name(login, known):

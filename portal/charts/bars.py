@@ -19,14 +19,6 @@ LEGEND = 20
 AXIS = 18
 VALUE_SIZE = 11
 MAX_LABEL = 112  # 9 Chinese characters at 12 px
-STYLE = (
-    ".chart .v{font-size:11px}"
-    ".chart .bar{fill:#0b5cad}"
-    ".chart .bar.ok{fill:#2f855a}"
-    ".chart .bar.below{fill:#dd6b20}"
-    ".chart .target{stroke:#b42318;stroke-width:2}"
-    ".chart .target.all{stroke-dasharray:4 3}"
-)
 Heading = tuple[str, str] | None  # a standalone chart's two heading lines
 
 
@@ -190,7 +182,7 @@ def coverage_chart(
     lo, hi = coverage_scale(rows)
     if lo > 0:
         desc += f"横轴从 {lo * 100:.0f}% 起。"
-    canvas = Canvas(ident, title, desc, style=STYLE, standalone=standalone)
+    canvas = Canvas(ident, title, desc, standalone=standalone)
     top = canvas.heading(heading)
     targets = {r.target for r in rows}
     common = None
@@ -241,7 +233,7 @@ def count_chart(
     """Bars of counts (key, label, count) from zero to the largest; each shown as "n（p%）" of
     `of_total` when given. Used by the reasons chart (sorted, zeros left out) and the funnel
     (in stage order, centered)."""
-    canvas = Canvas(ident, title, desc, style=STYLE, standalone=standalone)
+    canvas = Canvas(ident, title, desc, standalone=standalone)
     top = canvas.heading(heading)
     largest = max((n for _, _, n in items), default=0)
     if largest == 0:

@@ -4,11 +4,13 @@ Every chart is one `<svg role="img">` whose `<title>` and `<desc>` name it for s
 drawn in a 360-unit-wide viewBox (a phone's width: one unit is one CSS pixel there, and the
 page scales it with `width="100%"`). Text stays `<text>` in a font stack the phone's own fonts
 answer, so Chinese is drawn by the device, not shipped as outlines. Colours and strokes come
-from one small `<style>` scoped to `svg.chart` (it also applies when the SVG sits inline in the
-page, hence the scope), so a bar costs one short element.
+from the rules of static/charts.css scoped to `svg.chart`: linked by the page for the inline
+charts (its Content-Security-Policy allows no inline style), embedded in a standalone chart (the
+.svg file, the PNG), so a bar costs one short element.
 """
 
 from html import escape
+from pathlib import Path
 
 WIDTH = 360
 PAD = 6  # the margin left and right of everything drawn
@@ -17,13 +19,13 @@ FONT_SIZE = 12
 HEADING_HEIGHT = 42  # the two heading lines of a standalone chart (the PNG, the .svg file)
 
 # Rules every chart uses; each kind adds its own (bars.STYLE, trend.STYLE).
-STYLE = (
-    ".chart text{fill:#1f2933}"
-    ".chart .muted{fill:#616e7c;font-size:10px}"
-    ".chart .h{font-size:14px;font-weight:700}"
-    ".chart .grid{stroke:#e4e7eb}"
-    ".chart .axis{stroke:#9aa5b1}"
-)
+# The chart rules, one source for the page (static/charts.css, linked: the page's Content-Security-
+# Policy allows no inline <style>) and for a standalone chart (embedded: a file or the PNG).
+CSS_FILE = Path(__file__).resolve().parents[1] / "static" / "charts.css"
+STYLE = "".join(
+    line.strip() for line in CSS_FILE.read_text(encoding="utf-8").splitlines()
+    if line.strip().startswith(".")
+)  # fmt: skip
 
 
 def num(value: float) -> str:
@@ -69,11 +71,8 @@ class Canvas:
     `standalone` gives the SVG fixed width/height (a file, the PNG renderer); otherwise it takes
     the width of its container (`width="100%"`) and keeps its aspect ratio."""
 
-    def __init__(
-        self, ident: str, title: str, desc: str, *, style: str = "", standalone: bool = False
-    ):
+    def __init__(self, ident: str, title: str, desc: str, *, standalone: bool = False):
         self.ident = ident
-        self.style = STYLE + style
         self.title = title
         self.desc = desc
         self.standalone = standalone
@@ -115,7 +114,7 @@ class Canvas:
             f'{size} font-family="{FONT}" font-size="{FONT_SIZE}">'
             f'<title id="{title_id}">{escape(self.title, quote=False)}</title>'
             f'<desc id="{desc_id}">{escape(self.desc, quote=False)}</desc>'
-            f"<style>{self.style}</style>"
+            + (f"<style>{STYLE}</style>" if self.standalone else "")
             + (f'<rect width="{WIDTH}" height="{num(self.height)}" fill="#fff"/>')
             + "".join(self.parts)
             + "</svg>"

@@ -24,16 +24,6 @@ PANEL = 96  # plot height of each panel
 GAP = 30  # between the panels: the lower panel's title line
 BREAK_DAYS = 8
 THIN = 2  # at most one point per this many units of width
-STYLE = (
-    ".chart .line{fill:none;stroke-width:1.5;stroke-linejoin:round}"
-    ".chart .coverage{stroke:#0b5cad}"
-    ".chart .open{stroke:#dd6b20}"
-    ".chart .filled{fill:#fff4d6}"
-    ".chart .year{stroke:#9aa5b1;stroke-dasharray:2 2}"
-    ".chart .swatch.coverage{fill:#0b5cad}"
-    ".chart .swatch.open{fill:#dd6b20}"
-    ".chart .swatch.filled{fill:#f5d77a}"
-)
 
 
 @dataclass
@@ -75,7 +65,7 @@ def trend_chart(
     heading: tuple[str, str] | None = None,
     standalone: bool = False,
 ) -> str:
-    canvas = Canvas(ident, title, desc, style=STYLE, standalone=standalone)
+    canvas = Canvas(ident, title, desc, standalone=standalone)
     top = canvas.heading(heading)
     if len(points) < 2:
         canvas.text(WIDTH / 2, top + 30, "暂无趋势数据：每日统计从首次运行起积累", anchor="middle")

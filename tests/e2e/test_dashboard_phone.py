@@ -17,6 +17,9 @@ def test_city_staff_drills_down_on_a_phone_without_javascript(new_context):
     assert page.get_by_role("heading", name="盐城市参保统计").is_visible()
     assert page.get_by_text("数据截至").first.is_visible()
     assert scroll_width(page) <= WIDTH, "the dashboard scrolls sideways at 360 px"
+    # The charts are coloured by the linked stylesheet (no inline style passes the CSP).
+    fill = page.eval_on_selector("svg.chart .bar", "bar => getComputedStyle(bar).fill")
+    assert fill not in ("rgb(0, 0, 0)", "black", ""), fill
     shot(page, "dashboard-01-city")
 
     # The header links are hidden on a phone: the sort form does it.
