@@ -77,10 +77,16 @@ def grant_error(actor, target_user, role: str, region) -> str | None:
 
 def can_manage_user(actor, target) -> bool:
     """Disable, enable, reset, revoke: only users in the actor's scope whose every role the
-    actor could have granted (so a county admin cannot disable a city admin)."""
+    actor could have granted (so a county admin cannot disable a city admin). A role the desk
+    grants with the files it covers (代管) does not count: it lies in the township of the
+    holder's own grid-worker grant."""
     mark_consulted()
     if target is None or actor is None or target.id == actor.id:
         return False
     if not can(actor, "user.manage", target.region_code):
         return False
-    return all(may_grant(actor, g.role, g.region) for g in target.grants)
+    return all(
+        may_grant(actor, g.role, g.region)
+        for g in target.grants
+        if not (g.role in ROLES and ROLES[g.role].desk_granted)
+    )

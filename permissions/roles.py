@@ -12,6 +12,9 @@ class Role:
     # Administers users or the system: may hold no personal data (PERSONAL_DATA_ACTIONS) by
     # itself nor through the roles it inherits; only a grant of its own gives that.
     administrative: bool = False
+    # Granted and revoked by the desk together with the files it covers (代管), never on the
+    # user pages: whoever may manage the holder's other roles may manage the account.
+    desk_granted: bool = False
 
 
 ROLES: dict[str, Role] = {
@@ -25,6 +28,9 @@ ROLES: dict[str, Role] = {
         Role("county_staff", "县级经办", (3,)),
         Role("township_supervisor", "乡镇/街道督导", (4,)),
         Role("grid_worker", "网格员", (5,)),
+        # A grid worker covering files of another community of their township (代管): the
+        # files assigned to them there, nothing else (portal/desk/assignment.py cover).
+        Role("covering_worker", "代管网格员", (5,), desk_granted=True),
         # An extra grant beside a staff role: see full ID numbers and phones (each reveal logged).
         Role("unmask", "查看完整证件号码", (1, 2, 3, 4)),
         Role("security_admin", "安全管理员", (1, 2), officer="security", administrative=True),
@@ -49,6 +55,7 @@ OTHER_ACTIONS = frozenset(
         "stats.view",
         "stats.view_own",
         "file.assign",
+        "file.receive",
         "file.review",
         "desk.view",
         "report.export",

@@ -78,7 +78,7 @@ def test_no_administrative_role_reaches_personal_data():
         for role in ROLES
         if {action for action, _ in e.permissions_of(role)} & PERSONAL_DATA_ACTIONS
     }
-    assert holders == {"unmask", "township_supervisor", "grid_worker"}
+    assert holders == {"unmask", "township_supervisor", "grid_worker", "covering_worker"}
 
 
 def test_administrators_keep_their_administrative_work():
@@ -99,6 +99,39 @@ def test_grid_worker_acts_only_on_assigned_objects():
     assert e.enforce("township_supervisor", "person.view", "*", "320923001001", "320923001")
 
 
+def test_a_covering_worker_reaches_nothing_but_the_files_assigned_to_them():
+    """代管: the covering grant holds the field work on assigned files and nothing else — no
+    action on every object, no figures, no region pages, no files by assignment (file.receive),
+    no desk, users or grants — and nobody grants it on the user pages."""
+    e = get_enforcer()
+    held = e.permissions_of("covering_worker")
+    assert held == {
+        ("person.view", "assigned"),
+        ("person.unmask", "assigned"),
+        ("visit.record", "assigned"),
+        ("visit.propose_close", "assigned"),
+    }
+    assert e.implied_roles("covering_worker") == {"covering_worker"}
+    actions = {rule[1] for rule in e._enforcer.get_policy()}
+    for action in actions:
+        for obj in ("*", *ROLES):
+            assert not e.enforce_uncached(
+                "covering_worker", action, obj, "320923001002", "320923001002"
+            ), (action, obj)
+    # Outside the covered community not even the assigned files.
+    assert not e.enforce(
+        "covering_worker", "visit.record", "assigned", "320923001003", "320923001002"
+    )
+    granters = {
+        r for r in ROLES if e.enforce(r, "role.grant", "covering_worker", "320923001002", "32")
+    }
+    assert granters == set()
+    assert ROLES["covering_worker"].desk_granted
+    # Only a grid worker's own grant (and the supervisor's, through it) receives files.
+    receivers = {r for r in ROLES if e.enforce(r, "file.receive", "*", "320923001002", "32")}
+    assert receivers == {"grid_worker", "township_supervisor"}
+
+
 def test_only_the_auditor_reads_the_audit_log():
     e = get_enforcer()
     readers = {r for r in ROLES if e.enforce(r, "audit.view", "*", "320000000000", "32")}
@@ -113,8 +146,9 @@ def test_security_roles_are_granted_only_by_the_security_admin():
 
 
 # A permission held for every object covers the same one for assigned objects; the figures of a
-# whole region cover a worker's own figures.
-BROADER = {"stats.view_own": "stats.view"}
+# whole region cover a worker's own figures; who gives a region's files to workers covers being
+# given them (file.receive: the grid worker's area).
+BROADER = {"stats.view_own": "stats.view", "file.receive": "file.assign"}
 
 
 def _covered(action: str, held: set[tuple[str, str]]) -> bool:

@@ -13,6 +13,16 @@ current assignee, state, due date and version, the new assignee, and the workflo
 
 A file id injected into a form from outside the actor's scope never enters the plan. Nothing
 commits here: the request does.
+
+代管 (`cover`): a supervisor lets a grid worker of another community of the same township
+cover ticked files, with a reason. The worker receives a `covering_worker` grant on each covered
+community (permissions/policy.csv: the files assigned to them there, nothing else), then the
+files are assigned through the same plan, guarded by that grant; the reason is in each file's
+history and in the audit events. A covering grant ends (revoked, audited) as soon as its holder
+has no open file left in the covered community (`end_idle_covers`, after every operation of
+this module), or when the supervisor ends it (`end_cover`: the files go back to 待分配).
+Plain assignment never reaches a covered community: a worker's area is `file.receive`, which
+only the grid_worker grant gives.
 """
 
 from dataclasses import dataclass
@@ -39,14 +49,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
 
-from permissions import ASSIGNED, Scope, can, require, scope_for
-from portal.accounts.models import User
+from permissions import ANY, Scope, can, require, scope_for
+from portal.accounts.models import Grant, User
 from portal.audit import operations as audit
 from portal.desk.queries import (
+    COVERING,
     DeskFilters,
     desk_workers,
     file_conditions,
@@ -56,6 +68,7 @@ from portal.desk.queries import (
 from portal.extensions import db
 from portal.persons.codes import OPEN_FILE_STATES
 from portal.persons.models import PersonChange, PersonFile
+from portal.regions.codes import subtree_bounds
 from portal.regions.models import Region
 from portal.stats import maintain as stats
 from portal.timeutil import local_today, utcnow
@@ -63,6 +76,7 @@ from portal.workflow.transitions import BY_ACTION, sources
 
 ACTIONS = ("assign", "reassign", "unassign")
 MAX_TICKED = 500  # more than a page or two of ticks: select by filter instead
+COVER_REASON_MAX = 200
 
 PLAN = Table(
     "desk_assignment_plan",
@@ -105,6 +119,7 @@ class Outcome:
     held: int = 0  # already the worker's, nothing to change
     nobody: int = 0  # auto-assign: no worker holds the file's community
     kept: int = 0  # a state the action may not leave (pending review, …): left as it was
+    own: int = 0  # 代管: the file lies in the worker's own community (assign it instead)
 
 
 # --- who may receive files --------------------------------------------------------------------
@@ -140,7 +155,15 @@ def check_due(due: date | None) -> None:
 
 
 def _area(worker: User):
-    """Where the worker may take files: their visit.record scope (assigned files), as SQL."""
+    """Where the desk may give the worker files (包片): their file.receive scope, as SQL. A
+    community the worker only covers (代管) is not in it."""
+    scope = scope_for(worker, "file.receive")
+    return Scope(scope.prefixes + scope.assigned_prefixes).clause(PersonFile.region_code)
+
+
+def _covered_area(worker: User):
+    """Where the worker may hold files assigned to them: their visit.record scope, as SQL
+    (their own communities and those they cover)."""
     scope = scope_for(worker, "visit.record")
     return Scope(scope.prefixes + scope.assigned_prefixes).clause(PersonFile.region_code)
 
@@ -182,6 +205,7 @@ def assign(
     )
     outcome = _run(actor, plan, [worker], due)
     _audit(actor, township, "assign", outcome, worker)
+    end_idle_covers(actor, township)
     return worker, outcome
 
 
@@ -210,7 +234,7 @@ def auto_assign(actor, township: Region, due: date | None = None) -> Outcome:
     pools: dict[tuple[int, ...], int] = {}
     community_pool = []
     for code in communities:
-        holders = tuple(w.id for w in workers if can(w, "visit.record", code, ASSIGNED))
+        holders = tuple(w.id for w in workers if can(w, "file.receive", code, ANY))
         if holders:
             community_pool.append((code, pools.setdefault(holders, len(pools) + 1)))
     chosen_worker = cast(null(), Integer)
@@ -226,6 +250,7 @@ def auto_assign(actor, township: Region, due: date | None = None) -> Outcome:
     )
     outcome = _run(actor, plan, workers, due)
     _audit(actor, township, "auto_assign", outcome)
+    end_idle_covers(actor, township)
     return outcome
 
 
@@ -263,7 +288,190 @@ def handover(actor, township: Region, from_id, to_id) -> tuple[User, User | None
     if not (outcome.assigned or outcome.returned or outcome.kept):
         raise AssignmentRefused(f"{leaving.display_name} 没有您可以交接的在办档案。")
     _audit(actor, township, "handover", outcome, receiving, leaving)
+    end_idle_covers(actor, township)
     return leaving, receiving, outcome
+
+
+# --- 代管: a worker of another community covers files -----------------------------------------
+
+
+def check_cover_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise AssignmentRefused("请填写代管原因（例如：本社区网格员病假）。")
+    if len(text) > COVER_REASON_MAX:
+        raise AssignmentRefused(f"代管原因不能超过 {COVER_REASON_MAX} 字。")
+    return text
+
+
+def cover(
+    actor, township: Region, file_ids, worker_id, reason, due: date | None = None
+) -> tuple[User, Outcome]:
+    """Let a grid worker of the township cover the ticked open files of other communities of
+    the township (代管), with a reason (no commit; all or nothing)."""
+    _may_assign(actor, township)
+    reason = check_cover_reason(reason)
+    file_ids = tuple(file_ids)
+    if not file_ids:
+        raise AssignmentRefused("请先勾选要代管的档案。")
+    if len(file_ids) > MAX_TICKED:
+        raise AssignmentRefused(f"一次最多勾选 {MAX_TICKED} 个档案。")
+    worker = check_worker(township, worker_id)
+    check_due(due)
+    where = [
+        *file_conditions(township, DeskFilters(state="open")),
+        PersonFile.id.in_(file_ids),
+        scope_for(actor, "file.assign").clause(PersonFile.region_code),
+        PersonFile.state.in_(sources("assign") | sources("reassign")),
+    ]
+    own = _area(worker)
+    communities = sorted(
+        db.session.scalars(select(PersonFile.region_code).where(*where, not_(own)).distinct())
+    )
+    if not communities:
+        raise AssignmentRefused(
+            f"所勾选的档案中没有其他社区的在办档案可以交给 {worker.display_name} 代管"
+            "（本社区的档案请直接分配）。"
+        )
+    with db.session.begin_nested():  # a refusal below takes the new grants back too
+        held = {g.region_code for g in worker.grants if g.role == COVERING}
+        granted = [code for code in communities if code not in held]
+        for code in granted:
+            worker.grants.append(Grant(role=COVERING, region_code=code, granted_by_id=actor.id))
+        db.session.flush()
+        db.session.refresh(worker, ["grants"])
+        covered = and_(PersonFile.region_code.in_(communities), _covered_area(worker))
+        mine = PersonFile.assignee_id == worker.id
+        if due is not None:
+            mine = and_(mine, PersonFile.due_date == due)
+        plan = _plan_select(
+            new_assignee=case((covered, literal(worker.id, Integer)), else_=cast(null(), Integer)),
+            skip=case((own, literal("own")), (mine, literal("held")), else_=_no_skip()),
+            where=where,
+        )
+        outcome = _run(
+            actor, plan, [worker], due, area=_covered_area, note={"cover_reason": reason}
+        )
+        if not outcome.assigned:
+            raise AssignmentRefused(f"所勾选的档案已由 {worker.display_name} 负责，没有改变。")
+        for code in granted:
+            _audit_grant("role.grant", actor, worker, code, {"cover_reason": reason})
+        # One event per covered community: how many of the ticked files the worker now holds.
+        per_community = db.session.execute(
+            select(PersonFile.region_code, func.count())
+            .where(
+                PersonFile.id.in_(file_ids),
+                PersonFile.assignee_id == worker.id,
+                PersonFile.region_code.in_(communities),
+            )
+            .group_by(PersonFile.region_code)
+        ).all()
+        for code, count in per_community:
+            audit.record(
+                "file.assign",
+                actor=actor,
+                target_type="region",
+                target_id=code,
+                target_label=_region_name(code),
+                region_code=code,
+                detail={
+                    "kind": "cover",
+                    "assigned": count,
+                    "worker_id": worker.id,
+                    "region": code,
+                    "cover_reason": reason,
+                },
+            )
+    end_idle_covers(actor, township)  # a file taken from another covering worker
+    return worker, outcome
+
+
+def covering_grant_or_none(actor, township: Region, grant_id) -> Grant | None:
+    """A 代管 grant of the township the actor may end, or None."""
+    try:
+        grant = db.session.get(Grant, int(grant_id))
+    except (TypeError, ValueError):
+        return None
+    if grant is None or grant.role != COVERING:
+        return None
+    if not grant.region_code.startswith(township.prefix):
+        return None
+    if not can(actor, "file.assign", grant.region_code):
+        return None
+    return grant
+
+
+def end_cover(actor, township: Region, grant_id) -> tuple[User, str, Outcome]:
+    """End a 代管: the holder's open files of the covered community go back to 待分配 and the
+    grant is revoked; files waiting for a review or the comparison stay with the worker (the
+    grant with them) until they are decided. Returns the worker, the community and what moved."""
+    _may_assign(actor, township)
+    grant = covering_grant_or_none(actor, township, grant_id)
+    if grant is None:
+        raise AssignmentRefused("该代管已经结束，或不在您的管辖范围内。")
+    worker, community = grant.user, grant.region_code
+    plan = _plan_select(
+        new_assignee=cast(null(), Integer),
+        skip=_no_skip(),
+        where=[
+            PersonFile.assignee_id == worker.id,
+            PersonFile.region_code.between(*subtree_bounds(grant.prefix)),
+            PersonFile.state.in_(OPEN_FILE_STATES),
+            scope_for(actor, "file.assign").clause(PersonFile.region_code),
+        ],
+    )
+    outcome = _run(actor, plan, [], None)
+    _audit(actor, township, "cover", outcome, None, worker)
+    end_idle_covers(actor, township, ended_by_supervisor=True)
+    return worker, community, outcome
+
+
+def end_idle_covers(actor, township: Region, *, ended_by_supervisor: bool = False) -> int:
+    """Revoke the township's 代管 grants whose holder has no open file left in the covered
+    community (each revocation audited); returns how many ended."""
+    busy = (
+        select(PersonFile.id)
+        .where(
+            PersonFile.assignee_id == Grant.user_id,
+            PersonFile.region_code == Grant.region_code,
+            PersonFile.state.in_(OPEN_FILE_STATES),
+        )
+        .correlate(Grant)
+        .exists()
+    )
+    idle = db.session.scalars(
+        select(Grant).where(Grant.role == COVERING, within(township, Grant.region_code), ~busy)
+    ).all()
+    why = "督导结束代管" if ended_by_supervisor else "代管的档案已全部交回或改派"
+    for grant in idle:
+        worker = grant.user
+        _audit_grant("role.revoke", actor, worker, grant.region_code, {"reason": why})
+        worker.grants.remove(grant)
+    if idle:
+        db.session.flush()
+    return len(idle)
+
+
+def cover_message(outcome: Outcome, worker_name: str) -> str:
+    parts = [f"已将 {outcome.assigned} 个档案交给 {worker_name} 代管"]
+    if outcome.own:
+        parts.append(f"{outcome.own} 个在该网格员自己的社区，未改变（请直接分配）")
+    if outcome.held:
+        parts.append(f"{outcome.held} 个原本就由该网格员负责")
+    return "；".join(parts) + "。"
+
+
+def end_cover_message(worker: User, community_name: str, outcome: Outcome, ended: bool) -> str:
+    text = (
+        f"已结束 {worker.display_name} 对{community_name}的代管，"
+        f"收回 {outcome.returned} 个档案待重新分配"
+    )
+    if not ended:
+        text += (
+            f"；{outcome.kept} 个档案正在待审核或待比对确认，仍由 {worker.display_name} 负责，"
+            "处理完后代管自动结束"
+        )
+    return text + "。"
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -420,8 +628,9 @@ def _new_state():
     return case(*whens, else_=PLAN.c.old_state)
 
 
-def _changes(due: date | None):
-    """The history's {field: [old, new]} as SQL JSON, each field only when it changes."""
+def _changes(due: date | None, note: dict | None = None):
+    """The history's {field: [old, new]} as SQL JSON, each field only when it changes; `note`:
+    fields recorded as [None, value] on every changed file (the 代管 reason)."""
     postgres = db.session.get_bind().dialect.name == "postgresql"
     build_array = func.jsonb_build_array if postgres else func.json_array
     new_state = _new_state()
@@ -438,6 +647,8 @@ def _changes(due: date | None):
             and_(PLAN.c.new_assignee.is_not(None), PLAN.c.old_due.is_distinct_from(due)),
             build_array(cast(PLAN.c.old_due, String), due_text),
         )
+    for name, value in (note or {}).items():
+        pairs[name] = (true(), build_array(null(), cast(literal(value), String)))
     arguments = []
     for name, (changed, value) in pairs.items():
         arguments += [literal_column(f"'{name}'"), case((changed, value))]
@@ -447,8 +658,11 @@ def _changes(due: date | None):
     return func.json_patch(literal_column("'{}'"), func.json_object(*arguments))
 
 
-def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
-    """Write the plan, apply it, record the history (no commit); all or nothing."""
+def _run(
+    actor, plan, workers: list[User], due: date | None, *, area=_area, note: dict | None = None
+) -> Outcome:
+    """Write the plan, apply it, record the history (no commit); all or nothing. `area`: where
+    each worker may receive files (SQL, checked again on each row)."""
     now = utcnow()
     with db.session.begin_nested():
         connection = db.session.connection()
@@ -461,7 +675,7 @@ def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
         planned = sum(n for action, _, n in counts if action is not None)
         if planned:
             touched = db.session.execute(
-                _update(actor, workers, due, now),
+                _update(actor, workers, due, now, area),
                 execution_options={"synchronize_session": False},
             ).rowcount
             if touched != planned:
@@ -477,7 +691,7 @@ def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
                         literal(now, PersonChange.at.type),
                         literal(actor.id, Integer),
                         literal("assign"),
-                        _changes(due),
+                        _changes(due, note),
                     )
                     .where(PLAN.c.action.is_not(None))
                     .order_by(PLAN.c.file_id),
@@ -502,13 +716,14 @@ def _run(actor, plan, workers: list[User], due: date | None) -> Outcome:
         held=tally.get((None, "held"), 0),
         nobody=tally.get((None, "nobody"), 0),
         kept=tally.get((None, None), 0),
+        own=tally.get((None, "own"), 0),
     )
 
 
-def _update(actor, workers: list[User], due: date | None, now):
+def _update(actor, workers: list[User], due: date | None, now, area=_area):
     """The one UPDATE: each guard of the plan is checked again on the row being changed."""
     giving = PLAN.c.new_assignee.is_not(None)
-    in_area = or_(*(and_(PLAN.c.new_assignee == w.id, _area(w)) for w in workers), false())
+    in_area = or_(*(and_(PLAN.c.new_assignee == w.id, area(w)) for w in workers), false())
     values = {
         "assignee_id": PLAN.c.new_assignee,
         "state": _new_state(),
@@ -530,6 +745,21 @@ def _update(actor, workers: list[User], due: date | None, now):
             or_(*(and_(PLAN.c.action == a, PersonFile.state.in_(sources(a))) for a in ACTIONS)),
         )
         .values(values)
+    )
+
+
+def _region_name(code: str) -> str:
+    region = db.session.get(Region, code)
+    return region.name if region else code
+
+
+def _audit_grant(action: str, actor, worker: User, community: str, detail: dict) -> None:
+    """A 代管 grant given or revoked, filed under the worker like the user pages' grants."""
+    audit.record_about_user(
+        action,
+        worker,
+        actor=actor,
+        detail={"role": COVERING, "region": community, "kind": "cover", **detail},
     )
 
 

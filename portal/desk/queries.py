@@ -28,6 +28,8 @@ from portal.visits.progress import Progress, progress_of
 
 TOWNSHIP = 4
 OPEN = "open"  # state filter: every open file
+GRID_WORKER = "grid_worker"
+COVERING = "covering_worker"  # 代管 (portal/desk/assignment.py cover)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class Worker:
     user: User
     communities: list[tuple[str, str]] = field(default_factory=list)  # (code, name)
     progress: Progress = field(default_factory=Progress)
+    # Communities the worker covers (代管): (grant id, code, name).
+    covering: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def is_grid_worker(self) -> bool:
@@ -154,19 +158,53 @@ class Worker:
 
 
 def township_workers(township: Region) -> list[Worker]:
-    """Users holding a grid_worker grant in the township, with their communities."""
+    """Users holding a grid_worker grant in the township, with their communities and the
+    communities they cover (代管)."""
     rows = db.session.execute(
-        select(User, Grant.region_code)
+        select(User, Grant.region_code, Grant.role, Grant.id)
         .join(Grant, Grant.user_id == User.id)
-        .where(Grant.role == "grid_worker", within(township, Grant.region_code))
+        .where(Grant.role.in_((GRID_WORKER, COVERING)), within(township, Grant.region_code))
         .order_by(User.display_name, User.id, Grant.region_code)
     ).all()
-    names = region_names({code for _, code in rows})
+    names = region_names({code for _, code, _, _ in rows})
     workers: dict[int, Worker] = {}
-    for user, code in rows:
-        worker = workers.setdefault(user.id, Worker(user))
-        worker.communities.append((code, names.get(code, code)))
+    for user, code, role, _ in rows:
+        if role == GRID_WORKER:
+            worker = workers.setdefault(user.id, Worker(user))
+            worker.communities.append((code, names.get(code, code)))
+    for user, code, role, grant_id in rows:
+        if role == COVERING and user.id in workers:
+            workers[user.id].covering.append((grant_id, code, names.get(code, code)))
     return list(workers.values())
+
+
+def covering_labels(files: list[PersonFile]) -> dict[int, str]:
+    """{file id: "代管：<worker>（<their communities>）"} for the files of a page held by a worker
+    covering the file's community (one query over the grants of the page's assignees)."""
+    assignees = {f.assignee_id for f in files if f.assignee_id}
+    if not assignees:
+        return {}
+    rows = db.session.execute(
+        select(Grant.user_id, Grant.role, Grant.region_code).where(
+            Grant.user_id.in_(assignees), Grant.role.in_((GRID_WORKER, COVERING))
+        )
+    ).all()
+    covered = {(user, code) for user, role, code in rows if role == COVERING}
+    if not covered:
+        return {}
+    homes: dict[int, list[str]] = {}
+    for user, role, code in rows:
+        if role == GRID_WORKER:
+            homes.setdefault(user, []).append(code)
+    names = region_names({c for codes_ in homes.values() for c in codes_})
+    users = user_names(assignees)
+    labels = {}
+    for f in files:
+        if (f.assignee_id, f.region_code) in covered:
+            home = "、".join(names.get(c, c) for c in sorted(homes.get(f.assignee_id, [])))
+            worker = users.get(f.assignee_id, "")
+            labels[f.id] = f"代管：{worker}（{home}）" if home else f"代管：{worker}"
+    return labels
 
 
 def desk_workers(township: Region) -> list[Worker]:
@@ -247,12 +285,13 @@ def file_rows(files: list[PersonFile], today: date | None = None) -> list[FileRo
     today = today or local_today()
     regions = region_names({f.region_code for f in files})
     names = user_names({f.assignee_id for f in files})
+    covering = covering_labels(files)
     return [
         FileRow(
             file=f,
             person=f.person,
             community=regions.get(f.region_code, f.region_code),
-            assignee=names.get(f.assignee_id, "") if f.assignee_id else "",
+            assignee=covering.get(f.id) or (names.get(f.assignee_id, "") if f.assignee_id else ""),
             key_populations=key_populations(f.person.key_populations if f.person else 0),
             overdue=bool(f.due_date and f.due_date < today and f.state in codes.WORK_STATES),
         )

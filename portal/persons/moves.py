@@ -10,8 +10,9 @@ region differs from its person's, then one statement each moves the files, recor
 closure proposals along (visit.region_code: the review queue of the new township).
 
 What happens to the assignment, by the workflow table (workflow/transitions.py):
-- a worker who also covers the new community (an active user holding `visit.record` there
-  through a grant, as the desk's assignment decides a worker's area) keeps the file:
+- a worker who also covers the new community (an active user holding `file.receive` there
+  through a grant, as the desk's assignment decides a worker's area; a community covered only
+  by 代管 does not count) keeps the file:
   file_move.kept_assignee is TRUE, nothing else changes;
 - otherwise the old assignment ends (assignee NULL). A file in a state the workflow may
   unassign (`sources("unassign")`: assigned, following, declined) goes back to `unassigned`
@@ -58,13 +59,14 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def visiting_roles() -> tuple[str, ...]:
-    """Roles that may record visits (on files assigned to them, or any): who may hold a file."""
+    """Roles whose holders the desk may give files of their region (file.receive): who may
+    keep a file that moves there."""
     enforcer = get_enforcer()
     return tuple(
         sorted(
             role
             for role in ROLES
-            if {("visit.record", "*"), ("visit.record", "assigned")} & enforcer.permissions_of(role)
+            if {("file.receive", "*"), ("file.receive", "assigned")} & enforcer.permissions_of(role)
         )
     )
 
@@ -231,5 +233,13 @@ def _apply_plan(connection: Connection, postgres: bool, params: dict) -> None:
             "WHERE m.file_id = visit.file_id) "
             "WHERE visit.review_state = 'pending' "
             f"AND visit.file_id IN (SELECT file_id FROM {PLAN})"
+        )
+    )
+    # Evidence images keep the file's community (their scope column, visits/evidence.py).
+    connection.execute(
+        text(
+            f"UPDATE visit_evidence SET region_code = (SELECT m.to_region FROM {PLAN} m "
+            "WHERE m.file_id = visit_evidence.file_id) "
+            f"WHERE visit_evidence.file_id IN (SELECT file_id FROM {PLAN})"
         )
     )

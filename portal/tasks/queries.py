@@ -16,6 +16,7 @@ from sqlalchemy import case, select, true
 from sqlalchemy.orm import aliased, contains_eager
 
 from permissions import scope_for
+from portal.accounts.models import Grant
 from portal.audit import operations as audit
 from portal.extensions import db
 from portal.persons import codes
@@ -207,6 +208,25 @@ def returned_proposals(file_ids) -> dict[int, Visit]:
     return {v.file_id: v for v in found}
 
 
+COVERING = "covering_worker"  # 代管 (portal/desk/assignment.py cover)
+
+
+def covered_files(files: list[PersonFile]) -> set[int]:
+    """The files of a page their assignee holds by 代管 (a covering grant on the file's
+    community), in one query."""
+    assignees = {f.assignee_id for f in files if f.assignee_id}
+    if not assignees:
+        return set()
+    grants = set(
+        db.session.execute(
+            select(Grant.user_id, Grant.region_code).where(
+                Grant.user_id.in_(assignees), Grant.role == COVERING
+            )
+        ).all()
+    )
+    return {f.id for f in files if (f.assignee_id, f.region_code) in grants}
+
+
 @dataclass
 class TaskRow:
     """One line of the task list (the ID number is masked by the template)."""
@@ -223,12 +243,15 @@ def task_rows(files: list[PersonFile], today: date | None = None) -> list[TaskRo
     today = today or local_today()
     names = person_queries.region_names({f.region_code for f in files})
     returned = returned_proposals(f.id for f in files)
+    covered = covered_files(files)
     rows = []
     for file in files:
         region_name = names.get(file.region_code, file.region_code)
         due = due_tags(file, today)
         if file.id in returned:
             due.insert(0, Due("returned", "已退回"))
+        if file.id in covered:
+            due.insert(0, Due("cover", f"代管 · {region_name}"))
         rows.append(
             TaskRow(
                 file=file,
