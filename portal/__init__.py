@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.targets.views import bp as targets_bp
     from portal.tasks.views import bp as tasks_bp
     from portal.users.views import bp as users_bp
+    from portal.visits.views import bp as evidence_bp
     from portal.years.views import bp as years_bp
 
     for bp in (
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
         years_bp,
         dashboard_bp,
         targets_bp,
+        evidence_bp,
     ):
         app.register_blueprint(bp)
 

@@ -89,6 +89,17 @@ def from_environment() -> dict:
         "FILE_STORAGE": os.environ.get("FILE_STORAGE", "auto"),
         # `portal files purge` (a daily job) deletes uploads and generated files older than this.
         "FILE_RETENTION_DAYS": int(os.environ.get("FILE_RETENTION_DAYS", 30)),
+        # Evidence for closures (portal/visits/evidence.py): images per proposal, the size of
+        # one image as sent (before it is shrunk), its pixels (decompression-bomb guard), the
+        # long side and JPEG quality it is stored at, the thumbnail's long side, and how long
+        # an image uploaded on a form that was never saved is kept.
+        "EVIDENCE_MAX_FILES": int(os.environ.get("EVIDENCE_MAX_FILES", 6)),
+        "EVIDENCE_MAX_BYTES": int(os.environ.get("EVIDENCE_MAX_MB", 10)) * 1024 * 1024,
+        "EVIDENCE_MAX_PIXELS": int(os.environ.get("EVIDENCE_MAX_PIXELS", 50_000_000)),
+        "EVIDENCE_MAX_SIDE": int(os.environ.get("EVIDENCE_MAX_SIDE", 1600)),
+        "EVIDENCE_JPEG_QUALITY": int(os.environ.get("EVIDENCE_JPEG_QUALITY", 80)),
+        "EVIDENCE_THUMB_SIDE": 320,
+        "EVIDENCE_PENDING_HOURS": int(os.environ.get("EVIDENCE_PENDING_HOURS", 48)),
         # Workbooks with room for this many rows are opened by a loader process and read by one
         # forked reader per core (imports/loader.py, parallel.py).
         "IMPORT_PARALLEL_MIN_ROWS": int(os.environ.get("IMPORT_PARALLEL_MIN_ROWS", 200_000)),

@@ -3,6 +3,7 @@
 from portal.accounts.models import Grant, LoginSession, User
 from portal.audit.models import AuditEvent
 from portal.comparisons.models import ComparisonRun
+from portal.duplicates.models import DuplicateCase, DuplicateFigures, DuplicateMember
 from portal.imports.models import ColumnMapping, ImportBatch
 from portal.jobs.models import Job, ScheduledRun
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
@@ -10,7 +11,7 @@ from portal.regions.models import Region
 from portal.stats.models import CommunityActivity, CommunityFigures, DailyFigures
 from portal.storage.models import StoredFile, StoredFileChunk
 from portal.targets.models import RegionTarget
-from portal.visits.models import Visit
+from portal.visits.models import Visit, VisitEvidence
 
 __all__ = [
     "AuditEvent",
@@ -19,6 +20,9 @@ __all__ = [
     "CommunityFigures",
     "ComparisonRun",
     "DailyFigures",
+    "DuplicateCase",
+    "DuplicateFigures",
+    "DuplicateMember",
     "Enrollment",
     "Grant",
     "ImportBatch",
@@ -34,4 +38,5 @@ __all__ = [
     "StoredFileChunk",
     "User",
     "Visit",
+    "VisitEvidence",
 ]

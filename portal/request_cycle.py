@@ -49,8 +49,11 @@ def install(app: Flask) -> None:
         # Runs last (after_request functions run in reverse order), for every response.
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.endpoint != "static":
-            # Pages carry personal data: never kept in a shared or browser cache.
+        if request.endpoint != "static" and "no-store" not in response.headers.get(
+            "Cache-Control", ""
+        ):
+            # Pages carry personal data: never kept in a shared or browser cache (a view that
+            # already said no-store, e.g. "private, no-store" for evidence images, keeps its own).
             response.headers["Cache-Control"] = "no-store"
         if response.mimetype == "text/html":
             # The same URL answers a fragment or the whole page depending on HX-Request: every

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.accounts.models import Grant, User
 from portal.visits.models import Visit
 from tests.desk_helpers import XINGFU, Made
+from tests.evidence_helpers import attach_evidence
 from tests.helpers import database
 from tests.tasks_helpers import create_task
 
@@ -69,7 +70,11 @@ def make_worker(app):
 def make_proposal(app, make_file):
     """A closure proposed by fc_grid1 (file pending review, visit pending) → (Made, visit id)."""
 
-    def _make(region=XINGFU, outcome="deceased", reason="deceased", note="家属告知已去世"):
+    def _make(
+        region=XINGFU, outcome="deceased", reason="deceased", note="家属告知已去世", evidence=1
+    ):
+        """evidence: how many images the proposal carries (a required-evidence outcome
+        without any needs a waiver reason to be approved)."""
         made = make_file(region, "pending_review", "fc_grid1")
         with database(app) as session:
             worker = session.scalar(select(User.id).where(User.username == "fc_grid1"))
@@ -87,6 +92,15 @@ def make_proposal(app, make_file):
             )
             session.add(visit)
             session.flush()
+            if evidence:
+                attach_evidence(
+                    session,
+                    visit_id=visit.id,
+                    file_id=made.file_id,
+                    region=region,
+                    user_id=worker,
+                    count=evidence,
+                )
             return made, visit.id
 
     return _make

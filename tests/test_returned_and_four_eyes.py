@@ -1,12 +1,14 @@
 """A returned proposal is plain to the worker (a 已退回 badge on the list, the supervisor's
 comment at the top of the file page), and whoever proposed a closure cannot approve it."""
 
+import io
 import re
 
 from sqlalchemy import select
 
 from portal.visits.models import Visit
 from tests.desk_helpers import FUCHENG, file_of
+from tests.evidence_helpers import jpeg_bytes
 from tests.helpers import fetch
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_worker, make_proposal
@@ -59,7 +61,13 @@ def test_whoever_proposed_a_closure_cannot_approve_it(app, login, make_file):
     form = dict(HIDDEN.findall(page))
     response = supervisor.post(
         f"/tasks/{made.file_id}/visit",
-        data={**form, "method": "in_person", "outcome": "deceased", "note": "督导亲自走访"},
+        data={
+            **form,
+            "method": "in_person",
+            "outcome": "deceased",
+            "note": "督导亲自走访",
+            "evidence": (io.BytesIO(jpeg_bytes(800, 600)), "死亡证明.jpg"),
+        },
     )
     assert response.status_code == 302
     assert file_of(app, made.file_id).state == "pending_review"

@@ -39,6 +39,8 @@ KEY_LABELS = {
     "comment": "意见",
     "file_id": "档案",
     "visit_id": "走访记录",
+    "evidence": "证明材料（张）",
+    "waiver": "证明材料豁免原因",
     "object": "对象",
     "object_id": "对象编号",
     "status": "响应",

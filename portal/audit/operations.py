@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "comparison.run": "运行比对",
     "export": "导出",
     "person.reveal": "查看完整号码",
+    "evidence.view": "查看证明材料",
     "person.edit": "修改人员信息",
     "file.assign": "分配档案",
     "visit.record": "记录走访",

@@ -9,6 +9,7 @@ simply not found.
 """
 
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 
 from flask import abort
@@ -84,6 +85,8 @@ FIELD_LABELS = {
     "visit_outcome": "走访结果",
     "review": "审核结果",
     "review_comment": "审核意见",
+    "cover_reason": "代管原因",
+    "evidence_waiver": "证明材料豁免原因",
     "year": "参保年度",
     "excluded_reason": "不计入应参保人员",
 }
@@ -341,6 +344,8 @@ class HistoryEntry:
     cause: str
     created: bool
     fields: list[FieldChange]
+    # A visit's evidence images (visits/evidence.py): shown as thumbnails linking to the image.
+    evidence: list = dataclass_field(default_factory=list)
 
 
 def visible_enrollments(actor, action: str = "person.view"):
@@ -516,6 +521,9 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
         if v
     }
     regions = region_names(codes_)
+    from portal.visits import evidence  # the visits package reads persons: imported here
+
+    images = evidence.of_visits(r.batch_id for r in rows if r.cause == "visit")
     entries = []
     for row in rows:
         changes = row.changes or {}
@@ -535,6 +543,7 @@ def history_of(person: Person, revealed: bool = False) -> list[HistoryEntry]:
                 cause=CAUSE_LABELS.get(row.cause, row.cause),
                 created=bool(changes.get("created")),
                 fields=fields,
+                evidence=images.get(row.batch_id, []) if row.cause == "visit" else [],
             )
         )
     for file in first_runs:

@@ -23,6 +23,9 @@
  * did reach the server saves nothing twice: the server answers with the visit already saved.
  * Without JavaScript (or without localStorage) the form still works; only the draft is missing.
  *
+ * Photos (type=file) cannot be put back by a script: never in the draft; those the server took
+ * are pending uploads of the draft's idempotency key (portal/visits/evidence.py).
+ *
  * The reason-not-insured select is shown and required only when the chosen outcome needs a
  * reason (data-needs-reason); without JavaScript it is always shown and the server checks it.
  */
@@ -90,6 +93,9 @@
       if (!el.name || el.name === "csrf_token" || el.type === "submit" || el.type === "button") {
         continue;
       }
+      if (el.type === "file" || el.name === "drop_evidence") {
+        continue;
+      }
       if (el.type === "radio" || el.type === "checkbox") {
         if (el.checked) {
           fields[el.name] = el.value;
@@ -104,12 +110,12 @@
   function restore(fields) {
     Object.keys(fields).forEach(function (name) {
       var el = form.elements[name];
-      if (el && name !== "csrf_token" && el.type !== "checkbox") {
+      if (el && name !== "csrf_token" && el.type !== "checkbox" && el.type !== "file") {
         el.value = fields[name]; // a RadioNodeList checks the radio with that value
       }
     });
     // A checkbox (帮助激活医保电子凭证) is in the draft only when ticked.
-    var boxes = form.querySelectorAll("input[type=checkbox]");
+    var boxes = form.querySelectorAll("input[type=checkbox]:not([name=drop_evidence])");
     for (var i = 0; i < boxes.length; i++) {
       boxes[i].checked = fields[boxes[i].name] === boxes[i].value;
     }
@@ -124,6 +130,20 @@
     reasonField.hidden = !needed;
     reason.disabled = !needed; // not sent: the outcome's own reason applies
     reason.required = needed;
+  }
+
+  // The evidence hint follows the chosen outcome (data-evidence, data-evidence-hint).
+  var hintEl = document.getElementById("evidence-hint");
+  var general = hintEl && hintEl.textContent;
+
+  function toggleEvidence() {
+    var chosen = form.querySelector("input[name=outcome]:checked");
+    var kind = chosen && chosen.getAttribute("data-evidence");
+    if (hintEl) {
+      hintEl.textContent = kind
+        ? (kind === "required" ? "须" : "可") + "上传证明材料照片：" + chosen.getAttribute("data-evidence-hint") + "。"
+        : general;
+    }
   }
 
   function save() {
@@ -160,21 +180,26 @@
     }
   }
   toggleReason();
+  toggleEvidence();
 
   form.addEventListener("input", save);
   form.addEventListener("change", function () {
     toggleReason();
+    toggleEvidence();
     save();
   });
   form.addEventListener("submit", function (event) {
     save();
     if (navigator.onLine === false) {
       event.preventDefault();
-      say(OFFLINE);
+      var photos = [].some.call(form.querySelectorAll("input[type=file]"), function (f) {
+        return f.files && f.files.length;
+      });
+      say(photos ? OFFLINE + "（照片不能保存在本机，联网后请重新选择）" : OFFLINE);
     }
   });
   window.addEventListener("online", function () {
-    if (status && status.textContent === OFFLINE) {
+    if (status && status.textContent.indexOf(OFFLINE) === 0) {
       say("网络已恢复，请再次点击“保存走访记录”。");
     }
   });

@@ -2,7 +2,9 @@
 
 What is deleted: in the file store (every machine's, portal/storage), the uploads
 (``uploads/``: the workbooks and their mapping notes) and the generated files (``exports/``: the
-error workbooks) written more than the retention ago; on this machine, what a crash left in the
+error workbooks) written more than the retention ago; evidence images (``evidence/``) only when
+they were uploaded on a visit form that was never saved (pending, EVIDENCE_PENDING_HOURS): the
+evidence of a visit is kept as long as the file's history; on this machine, what a crash left in the
 private scratch folders (``instance/tmp``, ``instance/exports``: copies that live while a job
 reads them or a request sends them) after a day. A batch whose files are gone keeps its counts
 and messages; its page says the rejected rows' workbook was deleted after the retention.
@@ -55,6 +57,11 @@ def purge(days: int | None = None, now: datetime | None = None) -> Purged:
     stored = [key for prefix in STORED_PREFIXES for key in files.older_than(prefix, cutoff)]
     for key in stored:
         files.delete(key)
+    # Evidence (evidence/) is kept as long as the file's history; only images uploaded on a
+    # visit form that was never saved go, after EVIDENCE_PENDING_HOURS (visits/evidence.py).
+    from portal.visits.evidence import purge_pending
+
+    stored += purge_pending(now)
     scratch_store = LocalStorage(Path(current_app.config["INSTANCE_DIR"]))
     scratch_cutoff = max(cutoff, now - SCRATCH_AGE)  # a day, or the retention if shorter
     # With the local store, instance/exports holds stored files too: kept for the retention.

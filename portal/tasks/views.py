@@ -2,7 +2,16 @@
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from permissions import requires
 from portal.extensions import db
@@ -13,7 +22,8 @@ from portal.request_cycle import current_actor
 from portal.tasks import queries
 from portal.tasks.forms import TaskSearchForm, VisitForm
 from portal.visits import codes as visit_codes
-from portal.visits.operations import VisitConflict, VisitRefused, form_token, record_visit
+from portal.visits import evidence, evidence_rules
+from portal.visits.operations import VisitConflict, VisitRefused, form_token
 from portal.visits.progress import progress_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -72,7 +82,16 @@ def _lock_to_current(form: VisitForm, file) -> None:
     form.token.data = form_token(file)
 
 
-def _render_file(file, form: VisitForm, *, status: int = 200, error=None, conflict=None):
+def _render_file(
+    file,
+    form: VisitForm,
+    *,
+    status: int = 200,
+    error=None,
+    conflict=None,
+    upload_errors=(),
+    notice=None,
+):
     actor = current_actor()
     context = queries.file_context(actor, file)
     return render_template(
@@ -81,9 +100,25 @@ def _render_file(file, form: VisitForm, *, status: int = 200, error=None, confli
         form=form,
         error=error,
         conflict=conflict,
+        upload_errors=upload_errors,
+        notice=notice,
         submitted=request.method == "POST",
         may_call=bool(file.person.phone) and person_ops.may_reveal(actor, file.person),
+        # Evidence (证明材料): the images pending on this form, those of the recent visits.
+        pending=evidence.pending(actor, file, form.idempotency_key.data),
+        visit_evidence=evidence.of_visits(v.id for v in context["visits"]),
+        evidence_rules=evidence_rules.RULE_BY_OUTCOME,
+        evidence_cap=current_app.config["EVIDENCE_MAX_FILES"],
+        evidence_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024),
     ), status
+
+
+def _upload_only(form: VisitForm) -> None:
+    """先上传照片: only the images count; the other fields' messages would be noise."""
+    for name, field in form._fields.items():
+        if name not in ("csrf_token", "idempotency_key"):
+            field.errors = []
+    form._errors = None
 
 
 @bp.route("/<int:file_id>")
@@ -108,11 +143,30 @@ def visit(file_id: int):
     if request.method == "GET":  # e.g. back from signing in again: the form is on the file page
         return redirect(url_for("tasks.detail", file_id=file.id))
     form = VisitForm()
-    if not form.validate_on_submit():
-        return _render_file(file, form, status=422)
+    valid = form.validate_on_submit()
+    upload_only = bool(request.form.get("upload_only"))
+    if upload_only:
+        _upload_only(form)
+    # Images first, whatever else is wrong: accepted ones are kept as pending uploads of this
+    # form (its idempotency key) and committed now, since a refused request rolls back
+    # (portal/visits/evidence.py). A bad or oversized image refuses the visit, not the others.
+    taken, upload_errors = 0, []
+    if "csrf_token" not in form.errors and "idempotency_key" not in form.errors:
+        key = form.idempotency_key.data
+        evidence.drop_pending(actor, file, key, request.form.getlist("drop_evidence"))
+        taken, upload_errors = evidence.accept_uploads(
+            actor, file, key, request.files.getlist("evidence")
+        )
+        db.session.commit()
+    if upload_only:
+        notice = f"已上传 {taken} 张照片，保存走访记录时一并提交。" if taken else None
+        status = 422 if upload_errors or form.errors else 200
+        return _render_file(file, form, status=status, upload_errors=upload_errors, notice=notice)
+    if not valid or upload_errors:
+        return _render_file(file, form, status=422, upload_errors=upload_errors)
     data = form.visit_input()
     try:
-        result = record_visit(actor, file, data)
+        result = evidence.record_with_evidence(actor, file, data)
     except VisitRefused as refused:
         return _render_file(file, form, status=422, error=str(refused))
     except VisitConflict as conflict:
@@ -122,6 +176,9 @@ def visit(file_id: int):
     message = f"已记录走访：{file.person.name}，{outcome.label}{AFTER.get(outcome.action, '')}。"
     if result.visit.activated_e_credential:
         message += "已帮助激活医保电子凭证。"
+    attached = evidence.count_of(result.visit.id)
+    if attached and not result.replayed:
+        message += f"证明材料 {attached} 张已一并提交。"
     if result.replayed:
         message += "（此前已提交过，未重复保存）"
     flash(message, "success")

@@ -52,3 +52,40 @@ class Visit(db.Model):
     activated_e_credential: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Approved without the evidence its outcome requires: the reviewer's reason (豁免原因,
+    # visits/evidence_rules.py).
+    evidence_waiver: Mapped[str | None] = mapped_column(String(500))
+
+
+class VisitEvidence(db.Model):
+    """One image (a photo or scan) attached to a visit: a death certificate, a screenshot of an
+    insurance record elsewhere… (portal/visits/evidence.py).
+
+    The image itself is in the file store (portal/storage) under ``storage_key``, re-encoded
+    as JPEG without metadata; its thumbnail under the same key with ``-thumb`` before the
+    suffix. While the worker is still filling in the form the row is pending: ``visit_id`` is
+    NULL and ``form_key`` is the form's idempotency key (the hidden field that links it).
+    Attached evidence is kept as long as the visit, i.e. the file's history: the retention of
+    uploads (`portal files purge`) does not touch it; pending rows never attached are purged.
+    """
+
+    __tablename__ = "visit_evidence"
+    __table_args__ = (
+        Index("ix_visit_evidence_visit", "visit_id"),
+        # The pending uploads of one form: (uploader, idempotency key).
+        Index("ix_visit_evidence_pending", "uploaded_by_id", "form_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int | None] = mapped_column(BigId)  # NULL while pending
+    file_id: Mapped[int] = mapped_column(BigId, index=True)  # no FK: see PersonFile.person_id
+    region_code: Mapped[str] = mapped_column(String(12))  # the file's community: the scope
+    form_key: Mapped[str | None] = mapped_column(String(36))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

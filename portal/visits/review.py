@@ -18,6 +18,7 @@ from portal.persons.codes import EXCLUSION_REASON_LABELS
 from portal.persons.models import Person, PersonFile
 from portal.stats import maintain as stats
 from portal.timeutil import utcnow
+from portal.visits import evidence, evidence_rules
 from portal.visits.models import Visit
 from portal.workflow import transitions
 
@@ -57,8 +58,11 @@ def get_pending_or_404(visit_id: int, actor) -> Visit:
     return visit
 
 
-def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
-    """Approve or return one proposal (no commit)."""
+def decide(actor, visit: Visit, decision: str, comment: str = "", waiver: str = "") -> PersonFile:
+    """Approve or return one proposal (no commit).
+
+    Approving a proposal whose outcome requires evidence (visits/evidence_rules.py) and has
+    none takes a waiver reason (豁免原因): kept on the visit, in the history and the audit."""
     if decision not in DECISIONS:
         raise ReviewRefused("请选择“通过”或“退回”。")
     comment = comment.strip()
@@ -67,6 +71,12 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     action, review_state = DECISIONS[decision]
     if action == "approve_close" and proposed_by(actor, visit):
         raise ReviewRefused(OWN_PROPOSAL_REFUSED)
+    images = evidence.count_of(visit.id)
+    waiver = waiver.strip()[:500]
+    if action != "approve_close" or not evidence_rules.needs_waiver(visit.outcome, images):
+        waiver = ""  # returned, or the evidence is there (or not required): nothing to waive
+    elif not waiver:
+        raise ReviewRefused(evidence_rules.waiver_message(visit.outcome))
     file = db.session.get(PersonFile, visit.file_id)
     message = transitions.refusal(actor, file, action)
     if message:
@@ -74,6 +84,8 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     changes = {"review": [None, review_state]}
     if comment:
         changes["review_comment"] = [None, comment[:500]]
+    if waiver:
+        changes["evidence_waiver"] = [None, waiver]
     person = None
     if action == "approve_close":
         file.closed_at, file.close_cause = utcnow(), "review"
@@ -90,6 +102,7 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
             visit.review_state = review_state
             visit.reviewer_id, visit.reviewed_at = actor.id, utcnow()
             visit.review_comment = comment[:500] or None
+            visit.evidence_waiver = waiver or None
             if person is not None:
                 person.excluded_reason, person.excluded_at = visit.reason_code, utcnow()
             # UPDATE … WHERE version = <read>: a change committed meanwhile matches nothing.
@@ -101,6 +114,9 @@ def decide(actor, visit: Visit, decision: str, comment: str = "") -> PersonFile:
     detail = {"decision": review_state, "outcome": visit.outcome, "worker_id": visit.user_id}
     if comment:
         detail["comment"] = comment[:200]  # masked by the audit writer if it holds a number
+    detail["evidence"] = images
+    if waiver:
+        detail["waiver"] = waiver[:200]
     audit.record(
         "file.review",
         actor=actor,

@@ -8,6 +8,7 @@ Runs after test_phone_basics.py (file order): it leaves files assigned and visit
 import re
 
 from tests.e2e.helpers import login, scroll_width, shot, unmasked_id_numbers
+from tests.evidence_helpers import jpeg_bytes
 
 XINGFU = "320923001001"  # 兴阜居委会, fc_grid1's community
 
@@ -72,6 +73,10 @@ def test_assign_visit_review(new_context):
 
     deceased = record_visit(worker, "死亡")
     worker.get_by_label("备注").fill("村委会证实已于上月去世")
+    # 死亡 needs evidence (visits/evidence_rules.py): a photo of the certificate.
+    worker.locator("input[name=evidence]").first.set_input_files(
+        {"name": "死亡证明.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(1200, 900)}
+    )
     worker.get_by_role("button", name="保存走访记录").click()
     worker.wait_for_load_state()
     assert to_visit(worker) == before - 2
