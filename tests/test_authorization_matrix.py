@@ -74,6 +74,7 @@ class Target:
     marker: str = ""
     visit_id: int = 0
     file_id: int = 0  # the person's file (the grid worker's pages), set by their prepare
+    evidence_id: int = 0  # an evidence image of the person's file, set by _evidence
 
 
 @dataclass
@@ -184,6 +185,22 @@ def _task_of_the_actor(target: Target, where: str) -> None:
     db.session.get(Person, target.person_id).name = target.marker
     db.session.commit()
     target.file_id = file.id
+
+
+def _evidence(target: Target, where: str) -> None:
+    """The target's file gets a visit (fc_grid1's 死亡 proposal) with one stored image."""
+    from tests.evidence_helpers import attach_evidence
+
+    _pending_visit(target, where)
+    file = db.session.scalar(select(PersonFile).where(PersonFile.person_id == target.person_id))
+    (target.evidence_id,) = attach_evidence(
+        db.session,
+        visit_id=target.visit_id,
+        file_id=file.id,
+        region=target.region,
+        user_id=file.assignee_id,
+    )
+    db.session.commit()
 
 
 def _visit_data(target: Target) -> dict:
@@ -302,6 +319,23 @@ MATRIX: dict[str, Route] = {
         404,
         data=lambda t: {"from_worker": t.user_id, "to_worker": "none"},
     ),
+    # 代管: the same people who assign; nothing ticked, the page answers with the reason (200).
+    "desk.cover": Route(
+        "POST",
+        lambda t: f"/desk/{_township(t)}/cover",
+        DESK_USERS,
+        200,
+        404,
+        data=lambda t: {"worker": t.user_id, "cover_reason": "矩阵测试", "state": "open"},
+    ),
+    "desk.end_cover": Route(
+        "POST",
+        lambda t: f"/desk/{_township(t)}/cover/end",
+        DESK_USERS,
+        302,
+        404,
+        data=lambda t: {"grant": "0"},
+    ),
     "desk.reviews": Route("GET", lambda t: f"/desk/{_township(t)}/reviews", DESK_USERS, 200, 404),
     "desk.moves": Route(
         "GET",
@@ -318,7 +352,8 @@ MATRIX: dict[str, Route] = {
         DESK_USERS,
         302,
         404,
-        data=lambda t: {"decision": "approve"},
+        # The proposal has no evidence: approving it takes a waiver reason.
+        data=lambda t: {"decision": "approve", "waiver": "矩阵测试"},
         prepare=_pending_visit,
     ),
     # ---- statistics (统计) ----
@@ -374,6 +409,18 @@ MATRIX: dict[str, Route] = {
     ),
     "tasks.call": Route(
         "POST", lambda t: f"/tasks/{t.file_id}/call", VISITORS, 200, 404, prepare=_task_phone
+    ),
+    # ---- evidence images (证明材料): whoever sees the person file (person.view) ----
+    "evidence.image": Route(
+        "GET", lambda t: f"/evidence/{t.evidence_id}", PERSON_VIEWERS, 200, 404, prepare=_evidence
+    ),
+    "evidence.thumb": Route(
+        "GET",
+        lambda t: f"/evidence/{t.evidence_id}/thumb",
+        PERSON_VIEWERS,
+        200,
+        404,
+        prepare=_evidence,
     ),
 }
 

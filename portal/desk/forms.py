@@ -84,6 +84,8 @@ class AssignForm(PortalForm):
     page_all = BooleanField("全选本页")
     page_ids = IdListField()
     selection = StringField()  # the button pressed: "ticked" or "filter"
+    # 代管: the same ticks and worker, sent to the cover route with a reason (checked there).
+    cover_reason = StringField("代管原因")
 
     def ticked_ids(self) -> list[int]:
         """The ticked files, and the whole page when 全选本页 was ticked (no repeats)."""
@@ -101,6 +103,10 @@ class AutoAssignForm(PortalForm):
     due_date = DueDateField("截止日期（可选）", validators=[Optional()])
 
 
+class EndCoverForm(PortalForm):
+    grant = StringField()  # the 代管 grant to end
+
+
 class HandoverForm(PortalForm):
     from_worker = StringField()
     to_worker = SelectField("交给", choices=[], validate_choice=False)
@@ -111,6 +117,11 @@ class ReviewForm(PortalForm):
     comment = TextAreaField(
         "审核意见（退回时必填）",
         validators=[Length(max=500, message="审核意见不能超过 500 字。")],
+    )
+    # Approving without the evidence the outcome requires (visits/evidence_rules.py).
+    waiver = TextAreaField(
+        "豁免原因（无证明材料时通过须填写）",
+        validators=[Length(max=500, message="豁免原因不能超过 500 字。")],
     )
 
 

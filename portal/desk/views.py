@@ -8,6 +8,7 @@ from portal.desk.forms import (
     AssignForm,
     AutoAssignForm,
     DeskFilterForm,
+    EndCoverForm,
     HandoverForm,
     ReviewForm,
     first_error,
@@ -16,10 +17,10 @@ from portal.extensions import db
 from portal.forms import options
 from portal.htmx import is_partial
 from portal.persons import codes
-from portal.persons.queries import region_choices
+from portal.persons.queries import region_choices, region_names
 from portal.request_cycle import current_actor
 from portal.timeutil import local_today
-from portal.visits import review
+from portal.visits import evidence, evidence_rules, review
 from portal.visits.codes import METHOD_LABELS, OUTCOME_LABELS
 from portal.years.selection import selected_year
 
@@ -155,6 +156,54 @@ def assign(township_code: str):
     return _render_desk(region, filter_form, assign_form=form, error=error, ticked=ticked)
 
 
+@bp.route("/<township_code>/cover", methods=["POST"])
+@requires("file.assign")
+def cover(township_code: str):
+    """代管: the ticked files to a grid worker of another community, with a reason."""
+    actor = current_actor()
+    region = queries.get_township_or_404(township_code, actor)
+    filter_form = _filter_form(region, request.form)
+    form = AssignForm()
+    ticked = form.ticked_ids()
+    error = None
+    if form.validate_on_submit() and filter_form.validate():
+        try:
+            worker, outcome = assignment.cover(
+                actor, region, ticked, form.worker.data, form.cover_reason.data, form.due_date.data
+            )
+        except assignment.AssignmentRefused as exc:
+            error = str(exc)
+        else:
+            flash(assignment.cover_message(outcome, worker.display_name), "success")
+            return _back_to_desk(region, filter_form.filters())
+    else:
+        error = first_error(form, filter_form)
+    return _render_desk(region, filter_form, assign_form=form, error=error, ticked=ticked)
+
+
+@bp.route("/<township_code>/cover/end", methods=["POST"])
+@requires("file.assign")
+def end_cover(township_code: str):
+    """End a 代管: the covered files go back to 待分配, the grant is revoked."""
+    actor = current_actor()
+    region = queries.get_township_or_404(township_code, actor)
+    form = EndCoverForm()
+    if not form.validate_on_submit():
+        flash(first_error(form) or "提交有误，请重试。", "error")
+        return _back_to_desk(region)
+    try:
+        worker, community, outcome = assignment.end_cover(actor, region, form.grant.data)
+    except assignment.AssignmentRefused as exc:
+        flash(str(exc), "error")
+    else:
+        name = region_names({community}).get(community, community)
+        ended = community not in {
+            g.region_code for g in worker.grants if g.role == queries.COVERING
+        }
+        flash(assignment.end_cover_message(worker, name, outcome, ended), "success")
+    return _back_to_desk(region)
+
+
 @bp.route("/<township_code>/auto-assign", methods=["POST"])
 @requires("file.assign")
 def auto_assign(township_code: str):
@@ -239,6 +288,9 @@ def _render_reviews(township, *, forms=None, error=None, error_visit=None):
         page=page,
         rows=queries.review_rows(page.items),
         own={v.id for v in page.items if review.proposed_by(actor, v)},  # four eyes
+        # Evidence (证明材料) of each proposal, and which would need a waiver to approve.
+        evidence=evidence.of_visits(v.id for v in page.items),
+        evidence_rules=evidence_rules.RULE_BY_OUTCOME,
         forms=forms or {},
         error=error,
         error_visit=error_visit,
@@ -267,7 +319,13 @@ def decide(visit_id: int):
     error = None
     if form.validate_on_submit():
         try:
-            review.decide(actor, visit, form.decision.data or "", form.comment.data or "")
+            review.decide(
+                actor,
+                visit,
+                form.decision.data or "",
+                form.comment.data or "",
+                waiver=form.waiver.data or "",
+            )
         except review.ReviewRefused as exc:
             error = str(exc)
         else:
