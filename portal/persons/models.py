@@ -168,6 +168,19 @@ class Enrollment(db.Model):
     vouched_prefix: Mapped[str | None] = mapped_column(String(12))
     batch_id: Mapped[int | None] = mapped_column(Integer)  # the import batch (no FK: bulk table)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # What the duplicate keep-rules read (portal/duplicates/rules.py), where the extract gives it.
+    category: Mapped[str | None] = mapped_column(String(16))  # duplicates/codes.CATEGORIES
+    employer: Mapped[str | None] = mapped_column(String(100))  # employer or school
+    employer_region_code: Mapped[str | None] = mapped_column(String(12))  # 就业地 / 学籍地
+    payment_status: Mapped[str | None] = mapped_column(String(16))
+    paid_until: Mapped[date | None] = mapped_column(Date)
+    continuous_months: Mapped[int | None] = mapped_column(SmallInteger)  # 连续参保月数
+    benefits: Mapped[bool | None] = mapped_column(Boolean)  # currently paying benefits (享受待遇)
+    # A decided duplicate case's handling of the record: marked, never deleted.
+    handled_case_id: Mapped[int | None] = mapped_column(BigId)
+    handled_action: Mapped[str | None] = mapped_column(String(16))  # keep / terminate / suspend
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status_before: Mapped[str | None] = mapped_column(String(16))  # its status before handling
 
 
 class FileMove(db.Model):
