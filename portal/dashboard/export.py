@@ -9,6 +9,7 @@ from pathlib import Path
 
 from portal.audit import operations as audit
 from portal.dashboard import table
+from portal.dashboard.duplicates import attach_open_cases
 from portal.persons.export import new_export_path
 from portal.regions.models import Region
 from portal.spreadsheets import write_table
@@ -65,9 +66,9 @@ def export_children(actor, region: Region, year: int, sort: table.Sort) -> tuple
     The caller has loaded the region through dashboard.regions (scope and export right checked);
     it sends the file and deletes it."""
     figures = region_figures(region.code, year)
-    rows = table.child_rows(
-        child_figures(region.code, year), sort, targets.targets_of_children(region.code, year)
-    )
+    children = child_figures(region.code, year)
+    attach_open_cases(children, region.code, year, figures)
+    rows = table.child_rows(children, sort, targets.targets_of_children(region.code, year))
     title = title_of(region, year)
     heading = f"{title}（数据截至 {format_local(figures.as_of)}）"
     path = new_export_path("dashboard")

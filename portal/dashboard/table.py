@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from flask import url_for
 
 from permissions import scope_for
+from portal.dashboard.duplicates import WorklistLinks
 from portal.persons import codes
 from portal.persons.queries import GOVERNMENT_PAID, region_choice, region_choices
 from portal.regions.models import Region
@@ -47,6 +48,8 @@ class Column:
     # The persons list filter that lists exactly this count, where one exists.
     persons_filter: dict | None = None
     alarm: bool = False  # a non-zero value is a problem to see at once
+    # The duplicate worklist filter that lists this count's cases, where one does.
+    worklist_filter: dict | None = None
 
 
 # The persons-list filters that list exactly what the figures count (persons/queries.py
@@ -82,6 +85,14 @@ COLUMNS: tuple[Column, ...] = (
         "电子凭证激活率",
         lambda f: f.e_credential_rate,
         rate=True,
+    ),
+    # Open duplicate-enrollment cases (portal/duplicates/figures.py), attached to the figures by
+    # dashboard/duplicates.attach_open_cases ("—" where nobody attached them).
+    Column(
+        "duplicates_open",
+        "重复参保待处理",
+        lambda f: getattr(f, "duplicates_open", None),
+        worklist_filter={"state": "open"},
     ),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
@@ -417,8 +428,14 @@ class Links:
     def persons(self, region: Region, persons_filter: dict) -> str:
         return url_for("persons.index", region=region.code, **persons_filter)
 
+    def worklist(self, region: Region, worklist_filter: dict) -> str | None:
+        """The duplicate worklist of the region so filtered, when the actor may open it."""
+        return WorklistLinks(self._actor, region.code, self.year)(**worklist_filter)
+
     def cell(self, region: Region, column: Column, figures) -> str | None:
         """The link of one count of a child row (None: the count stays plain text)."""
+        if column.worklist_filter is not None:
+            return self.worklist(region, column.worklist_filter)
         if region.level != COMMUNITY:
             return self.dashboard(region)
         if column.persons_filter is None:

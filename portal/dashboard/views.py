@@ -17,6 +17,7 @@ from flask import (
 from permissions import can, requires
 from portal.charts import dashboard as charts
 from portal.charts.png import to_png
+from portal.dashboard import duplicates as dashboard_duplicates
 from portal.dashboard import export as dashboard_export
 from portal.dashboard import regions, table
 from portal.request_cycle import current_actor
@@ -47,6 +48,7 @@ def region(region_code: str):
     sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))
     figures = region_figures(place.code, year)
     children = child_figures(place.code, year)
+    dashboard_duplicates.attach_open_cases(children, place.code, year, figures)
     links = table.Links(actor, year, linked_to_lists=year == current_year())
     own_target = targets.target_of(place.code, year)  # set by the parent
     return render_template(
@@ -69,6 +71,7 @@ def region(region_code: str):
         links=links,
         may_export=bool(children) and regions.may_export(actor, place),
         charts=charts.region_charts(charts.Sources(place, year, figures, children)),
+        duplicates=dashboard_duplicates.section(actor, place.code, year),
     )
 
 

@@ -4,6 +4,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.cli_support import region_by_code
+from portal.duplicates import figures as duplicate_figures
 from portal.extensions import db
 from portal.stats import activity, maintain
 
@@ -19,13 +20,19 @@ def _prefix(region_code: str | None) -> str | None:
 @click.option("--year", type=int, default=None, help="只重算该参保年度（默认所有已维护年度）")
 def rebuild_command(region_code: str | None, year: int | None) -> None:
     """Recompute the maintained figures (and the visits and conversions per day, which belong
-    to no year) from the base tables."""
+    to no year, and the duplicate-enrollment figures of every year having cases) from the base
+    tables."""
     connection = db.session.connection()
     prefix = _prefix(region_code)
     years = maintain.rebuild(connection, prefix=prefix, year=year)
     activity.rebuild(connection, prefix=prefix)
+    duplicate_years = duplicate_figures.rebuild(connection, year=year, prefix=prefix or "")
     db.session.commit()
-    click.echo(f"已重算统计数据：{'、'.join(str(y) for y in years)} 年度，及每日走访和转化数。")
+    duplicates = "、".join(str(y) for y in duplicate_years)
+    click.echo(
+        f"已重算统计数据：{'、'.join(str(y) for y in years)} 年度，及每日走访和转化数"
+        + (f"；重复参保统计：{duplicates} 年度。" if duplicates else "。")
+    )
 
 
 @stats_cli.command("verify")
@@ -47,6 +54,12 @@ def verify_command(region_code: str | None, year: int | None) -> None:
         found += 1
         detail = "；".join(f"{labels[k]} 存储 {a}，实际 {b}" for k, (a, b) in diff.items())
         click.echo(f"{day.isoformat()} 社区 {code} 走访转化数不一致：{detail}")
+    duplicate_years = [year] if year is not None else duplicate_figures.years(connection)
+    for each in duplicate_years:
+        for code, diff in duplicate_figures.differences(connection, each, prefix).items():
+            found += 1
+            detail = "；".join(f"{k} 存储 {a}，实际 {b}" for k, (a, b) in diff.items())
+            click.echo(f"{each} 年度 区划 {code} 重复参保统计不一致：{detail}")
     db.session.rollback()
     if found:
         click.echo(f"共 {found} 处统计数据与实际不一致，请运行 portal stats rebuild。")
