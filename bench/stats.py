@@ -5,7 +5,8 @@
 Prepares a demo database (bench/demo_database.py) with persons spread over Yancheng's 2,494
 communities and 80 % of them insured (bench/compare.py's generators), then prints:
 - the comparison of the whole city (its first: every file opened) and, inside it, the seconds
-  of the figures' refresh (stats.maintain.refresh), committed;
+  of the figures' upkeep (stats.maintain.refresh and the conversions per day,
+  stats.activity.refresh_conversions), committed;
 - one community's refresh — what a visit or an assignment adds (file counts only), and what an
   edit or a review adds (every count) — median and p95 over `--refreshes` random communities
   (cold: each read for the first time), each in its own transaction, rolled back;
@@ -35,7 +36,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.regions.models import Region
 from portal.comparisons import operations as ops
-from portal.stats import maintain
+from portal.stats import activity, maintain
 from portal.years.selection import year_calendar
 
 refreshes = int(sys.argv[1])
@@ -49,7 +50,15 @@ with app.app_context():
         real_refresh(*args, **kwargs)
         spent.append(time.perf_counter() - started)
 
+    real_conversions = activity.refresh_conversions
+
+    def timed_conversions(*args, **kwargs):
+        started = time.perf_counter()
+        real_conversions(*args, **kwargs)
+        spent.append(time.perf_counter() - started)
+
     maintain.refresh = timed_refresh
+    activity.refresh_conversions = timed_conversions
     year = year_calendar().current_year(date.today())
     region = db.session.get(Region, "320900000000")
     started = time.perf_counter()
@@ -58,7 +67,8 @@ with app.app_context():
     total = time.perf_counter() - started
     db.session.commit()
     maintain.refresh = real_refresh
-    print(f"comparison {total:.2f} s, of which the figures' refresh {sum(spent):.2f} s "
+    activity.refresh_conversions = real_conversions
+    print(f"comparison {total:.2f} s, of which the figures' upkeep {sum(spent):.2f} s "
           f"({sum(spent) / (total - sum(spent)):.1%} added)", flush=True)
 
     connection = db.session.connection()
