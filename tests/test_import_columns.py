@@ -330,3 +330,20 @@ def test_write_table_without_styles_is_unchanged(tmp_path):
     path = tmp_path / "p.xlsx"
     write_table(path, "表", ["a"], [["x"]])
     assert load_workbook(io.BytesIO(path.read_bytes())).active["A2"].value == "x"
+
+
+def test_the_insured_extract_reads_the_keep_rules_columns_by_meaning():
+    header = ["人员类别", "身份证号", "险种", "就业地区划代码", "缴费状态", "缴费至",
+              "连续参保月数", "是否享受待遇", "所在学校", "参保地", "缴费截止日期"]  # fmt: skip
+    cmap = map_columns(header, INSURED)
+    assert cmap.fields == {
+        "category": 0, "id_number": 1, "scheme": 2, "employer_region": 3, "payment_status": 4,
+        "last_paid_month": 5, "continuous_months": 6, "benefits": 7, "employer": 8,
+        "insured_region": 9, "paid_until": 10,
+    }  # fmt: skip
+    assert cmap.complete and not cmap.unused
+    for name, field in (("学籍地", "employer_region"), ("学校所在地", "employer_region"),
+                        ("待遇享受状态", "benefits"), ("学校名称", "employer")):  # fmt: skip
+        assert match_header(name).field == field
+    # Missing columns are fine: the keep-rules then say which fact they lack.
+    assert map_columns(["身份证号", "险种"], INSURED).complete

@@ -346,3 +346,99 @@ def test_exactly_the_uninsured_get_files_whatever_the_order(app, login, order):
         assert (found.insured_status, found.insured_region_code) == ("insured", place)
     html = client.get(f"/persons/{person(app, SHA).id}").get_data(as_text=True)
     assert "上海市" in html and "异地" in html
+
+
+# --- the keep-rules' columns (issue 20, part 1) -----------------------------------------------
+
+
+def test_an_insured_row_reads_the_keep_rules_facts(ctx, user):
+    from permissions import scope_for
+
+    scope = scope_for(user("fn_staff"), "data.import")
+    row = {"id_number": HOME, "scheme": "职工医保", "start_date": "2026-01-01"}
+    names = {"亭湖区": TINGHU}.get
+
+    def check(values):
+        return insured_row(row | values, scope, FUNING, date(2026, 12, 2), "320923", names)
+
+    plain = check({})
+    facts = ("category", "employer", "employer_region_code", "payment_status", "paid_until",
+             "continuous_months", "benefits")  # fmt: skip
+    assert all(plain[f] is None for f in facts)
+    given = check(
+        {
+            "category": "在职职工",
+            "employer": "某某有限公司",
+            "employer_region": "320902",
+            "payment_status": "已缴费",
+            "paid_until": "2026-12-31",
+            "continuous_months": "2年3个月",
+            "benefits": "享受",
+        }
+    )
+    assert [given[f] for f in facts] == [
+        "employed", "某某有限公司", TINGHU, "paid", date(2026, 12, 31), 27, True,
+    ]  # fmt: skip
+    words = (("退休", "retired"), ("非全日制", "flexible"), ("在校学生", "student"),
+             ("城乡居民", "resident"), ("其他", "other"), ("大学生", "student"))  # fmt: skip
+    for word, code in words:
+        assert check({"category": word})["category"] == code
+    for word, code in (("欠费", "unpaid"), ("停缴", "stopped"), ("未缴费", "unpaid")):
+        assert check({"payment_status": word})["payment_status"] == code
+    assert check({"benefits": "否"})["benefits"] is False
+    assert check({"benefits": "未享受"})["benefits"] is False
+    # Words nobody can read: stored as unknown, the insured record is kept.
+    for column in ("category", "payment_status", "benefits"):
+        fact = {"category": "category", "payment_status": "payment_status"}.get(column, column)
+        assert check({column: "火星人"})[fact] is None
+    # A place by name (one loaded region of that name), or unknown; a bad code is refused.
+    assert check({"employer_region": "亭湖区"})["employer_region_code"] == TINGHU
+    assert check({"employer_region": "某地"})["employer_region_code"] is None
+    assert "就业地/学籍地「3209」" in check({"employer_region": "3209"})
+    # Dates and numbers: the last paid month stands in for the paid-until date; typos refused.
+    assert check({"last_paid_month": "202611"})["paid_until"] == date(2026, 11, 30)
+    assert check({"paid_until": "2026-10"})["paid_until"] == date(2026, 10, 31)
+    assert "缴费截止日期「明年」无法识别" in check({"paid_until": "明年"})
+    assert "连续参保月数「很久」无法识别" in check({"continuous_months": "很久"})
+    assert "连续参保月数「-3」" in check({"continuous_months": "-3"})
+    assert check({"continuous_months": 24.0})["continuous_months"] == 24
+
+
+RULE_HEADER = ["待遇享受状态", "身份证号", "缴费状态", "就业地", "险种", "连续参保月数",
+               "人员类别", "参保地", "单位名称", "参保日期", "缴费截止日期"]  # fmt: skip
+
+
+def test_the_keep_rules_columns_are_imported_in_any_order_and_kept_when_missing(app, login):
+    client = login("fn_staff")
+    rows = [
+        ("是", HOME, "正常缴费", "320902", "职工医保", 30, "在职", "320902", "某公司",
+         "2020-01-01", "2026-12-31"),
+        (None, TING, None, None, "居民医保", None, None, "320923", None, "2026-01-01", None),
+        ("不知道", NAN, "火星", "亭湖区", "居民医保", None, "外星人", "320923", None,
+         "2026-01-01", None),
+        ("否", SHA, None, None, "居民医保", "很久", "学生", "320923", None, "2026-01-01", None),
+    ]  # fmt: skip
+    upload_kind(client, "insured", workbook(RULE_HEADER, rows))
+    run_jobs(app)
+    batch = latest_batch(app)
+    assert (batch.state, batch.created, batch.rejected) == ("succeeded", 3, 1), batch.message
+
+    def facts(id_number):
+        (r,) = records(app, id_number)
+        return (r.category, r.employer, r.employer_region_code, r.payment_status,
+                r.paid_until, r.continuous_months, r.benefits)  # fmt: skip
+
+    assert facts(HOME) == ("employed", "某公司", TINGHU, "paid", date(2026, 12, 31), 30, True)
+    assert facts(TING) == (None,) * 7
+    assert facts(NAN) == (None, None, TINGHU, None, None, None, None)  # unreadable words: NULL
+    assert records(app, SHA) == []  # 连续参保月数 unreadable: the row is refused
+    # A later extract without these columns keeps what the first one said; a new value wins.
+    header = ["身份证号", "险种", "参保地", "参保日期", "享受待遇"]
+    again = [(HOME, "职工医保", "320902", "2020-01-01", "否")]
+    upload_kind(client, "insured", workbook(header, again), name="参保人员-更新.xlsx")
+    run_jobs(app)
+    assert (latest_batch(app).updated, latest_batch(app).unchanged) == (1, 0)
+    assert facts(HOME) == ("employed", "某公司", TINGHU, "paid", date(2026, 12, 31), 30, False)
+    upload_kind(client, "insured", workbook(header, again), name="参保人员-再次.xlsx")
+    run_jobs(app)
+    assert (latest_batch(app).updated, latest_batch(app).unchanged) == (0, 1)

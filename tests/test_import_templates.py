@@ -62,6 +62,9 @@ def test_the_template_of_each_kind(login, kind):
         "category": [k.label for k in KEY_POPULATIONS],
         "sex": ["男", "女"],
     }
+    if kind == "insured":  # the insured extract's 人员类别: the keep-rules' person category
+        expected["category"] = ["在职", "退休", "灵活就业", "学生", "城乡居民", "其他"]
+        expected["benefits"] = ["是", "否"]
     for field, values in expected.items():
         if field in list_kind.fields:
             column = sheet.cell(row=1, column=list_kind.fields.index(field) + 1).column_letter

@@ -334,6 +334,88 @@ FIELDS: tuple[Field, ...] = (
             "用人单位",
             "原单位",
             "原参保单位",
+            "就业单位",
+            "学校",
+            "学校名称",
+            "就读学校",
+            "单位或学校",
+            "工作单位或学校",
+            "单位/学校",
+        ),
+    ),
+    # What the duplicate keep-rules read from the insured extract (duplicates/rules.py).
+    Field(
+        "employer_region",
+        "就业地/学籍地",
+        (
+            "就业地",
+            "就业地区",
+            "就业所在地",
+            "就业地/学籍地",
+            "就业地或学籍地",
+            "工作地",
+            "工作所在地",
+            "单位所在地",
+            "单位所在地区",
+            "学籍地",
+            "学籍所在地",
+            "学校所在地",
+            "就读地",
+        ),
+    ),
+    Field(
+        "payment_status",
+        "缴费状态",
+        (
+            "缴费状态",
+            "个人缴费状态",
+            "本年度缴费状态",
+            "当年缴费状态",
+            "缴费状况",
+            "缴费情况",
+            "缴费标志",
+        ),
+    ),
+    Field(
+        "paid_until",
+        "缴费截止日期",
+        (
+            "缴费截止日期",
+            "缴费截止日",
+            "缴费到期日期",
+            "缴费到期日",
+            "缴费有效期至",
+            "缴至日期",
+            "缴费至日期",
+        ),
+    ),
+    Field(
+        "continuous_months",
+        "连续参保月数",
+        (
+            "连续参保月数",
+            "连续缴费月数",
+            "连续参保月份",
+            "连续缴费月份",
+            "连续参保时长",
+            "连续缴费时长",
+            "连续参保时间",
+            "职工医保连续参保月数",
+            "连续参加职工医保月数",
+        ),
+    ),
+    Field(
+        "benefits",
+        "享受待遇",
+        (
+            "享受待遇",
+            "待遇享受状态",
+            "是否享受待遇",
+            "享受待遇状态",
+            "待遇享受",
+            "待遇状态",
+            "待遇享受标志",
+            "是否可享受待遇",
         ),
     ),
     Field(
@@ -364,7 +446,7 @@ def _same(*names: str) -> dict[str, str]:
 
 
 _PERSON = ("id_number", "name", "sex", "birth_date", "phone")
-_WHERE = ("region", "hukou_region", "insured_region", "employer")
+_WHERE = ("region", "hukou_region", "insured_region", "employer", "employer_region")
 _LIVES = ("region", "address")
 # Words offices put before a known name, and what each does to it: field → field it then means
 # (a field not listed refuses the prefix). Prefixes may follow one another (现居住社区,
@@ -401,8 +483,8 @@ PREFIXES: dict[str, dict[str, str]] = {
         **_same("insured_region", "scheme", "status", "start_date", "end_date", "employer"),
     },
 }
-_CODED = ("region", "hukou_region", "insured_region", "scheme", "status", "category", "sex")
-_PLACES = ("region", "hukou_region", "insured_region")
+_PLACES = ("region", "hukou_region", "insured_region", "employer_region")
+_CODED = (*_PLACES, "scheme", "status", "category", "sex", "payment_status", "benefits")
 # Words offices put after a known name, and the fields they may follow.
 SUFFIXES: dict[str, tuple[str, ...]] = {
     "代码": _CODED,
@@ -522,6 +604,14 @@ INSURED = ListKind(
         "phone",
         "region",
         "address",
+        # The facts the duplicate keep-rules read (duplicates/rules.py), where the file has them.
+        "category",
+        "employer_region",
+        "payment_status",
+        "paid_until",
+        "last_paid_month",
+        "continuous_months",
+        "benefits",
     ),
     fixable=("scheme",),
 )

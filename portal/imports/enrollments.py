@@ -37,6 +37,17 @@ from portal.regions.codes import subtree_bounds
 from portal.timeutil import utcnow
 
 STAGE = "enrollment_stage"
+# The facts the duplicate keep-rules read (duplicates/rules.py), where the extract gives them.
+# Like the name, a fact the extract leaves empty keeps what an earlier extract gave.
+RULE_FACTS = (
+    "category",
+    "employer",
+    "employer_region_code",
+    "payment_status",
+    "paid_until",
+    "continuous_months",
+    "benefits",
+)
 FIELDS = (
     "id_number",
     "scheme",
@@ -46,6 +57,7 @@ FIELDS = (
     "status",
     "name",
     "vouched_prefix",
+    *RULE_FACTS,
 )
 KEY = ("id_number", "scheme", "region_code", "start_date")
 
@@ -66,7 +78,10 @@ def create_stage(connection: Connection) -> None:
         STAGE,
         "row_number INTEGER NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
         "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
-        "status VARCHAR(16) NOT NULL, name VARCHAR(64), vouched_prefix VARCHAR(12)",
+        "status VARCHAR(16) NOT NULL, name VARCHAR(64), vouched_prefix VARCHAR(12), "
+        "category VARCHAR(16), employer VARCHAR(100), employer_region_code VARCHAR(12), "
+        "payment_status VARCHAR(16), paid_until DATE, continuous_months SMALLINT, "
+        "benefits BOOLEAN",
     )
 
 
@@ -92,9 +107,12 @@ def apply_enrollments(
     distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
 
     def changed(e: str, s: str) -> str:
+        facts = "".join(
+            f"OR ({s}.{c} IS NOT NULL AND {e}.{c} {distinct} {s}.{c}) " for c in RULE_FACTS
+        )
         return (
             f"({e}.end_date {distinct} {s}.end_date OR {e}.status {distinct} {s}.status "
-            f"OR ({s}.name IS NOT NULL AND {e}.name {distinct} {s}.name) "
+            f"OR ({s}.name IS NOT NULL AND {e}.name {distinct} {s}.name) {facts}"
             f"OR {e}.vouched_prefix {distinct} {kept_voucher(e, s)})"
         )
 
@@ -115,7 +133,8 @@ def apply_enrollments(
         f"SELECT {columns}, :batch, :now FROM {STAGE} WHERE TRUE "
         f"ON CONFLICT ({key}) DO UPDATE SET end_date = excluded.end_date, "
         "status = excluded.status, name = COALESCE(excluded.name, enrollment.name), "
-        f"vouched_prefix = {kept_voucher('enrollment', 'excluded')}, "
+        + "".join(f"{c} = COALESCE(excluded.{c}, enrollment.{c}), " for c in RULE_FACTS)
+        + f"vouched_prefix = {kept_voucher('enrollment', 'excluded')}, "
         "batch_id = excluded.batch_id, updated_at = excluded.updated_at "
         f"WHERE {changed('enrollment', 'excluded')}"
     ).bindparams(bindparam("now", type_=DateTime()))

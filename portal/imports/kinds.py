@@ -4,11 +4,12 @@ A kind is offered for upload only once its import is built end to end.
 """
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 
 from permissions import Scope
+from portal.duplicates import detect  # also registers the job kind 'duplicate_detection'
 from portal.imports import (
     apply,
     columns,
@@ -44,6 +45,21 @@ class Context:
     # the scope, and the population whose persons a list of records is counted against. Looked
     # up from region_code when not given.
     region_prefix: str | None = None
+    # Region names already looked up (就业地/学籍地 given as a name): name → code or None.
+    place_codes: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def place_code(self, name: str) -> str | None:
+        """The code of the one loaded region named `name` (any level), else None."""
+        if name not in self.place_codes:
+            from sqlalchemy import select
+
+            from portal.extensions import db
+            from portal.regions.models import Region
+
+            codes = db.session.scalars(select(Region.code).where(Region.name == name).limit(2))
+            found = list(codes)
+            self.place_codes[name] = found[0] if len(found) == 1 else None
+        return self.place_codes[name]
 
     @property
     def prefix(self) -> str:
@@ -167,13 +183,16 @@ def _apply_resident(connection, context: Context, batch_id: int, user_id: int):
 
 
 def _apply_insured(connection, context: Context, batch_id: int, user_id: int):
-    return enrollments.apply_enrollments(
+    result = enrollments.apply_enrollments(
         connection, batch_id=batch_id, region_prefix=context.prefix
     )
+    # Duplicate enrollment of the ID numbers the list touched, in the batch's transaction.
+    detect.after_import(connection, stage=enrollments.STAGE, today=context.today)
+    return result
 
 
 def _validate_insured(values: dict, ctx: Context) -> dict | str:
-    return insured_row(values, ctx.scope, ctx.region_code, ctx.today, ctx.prefix)
+    return insured_row(values, ctx.scope, ctx.region_code, ctx.today, ctx.prefix, ctx.place_code)
 
 
 def _validate_lapsed(values: dict, ctx: Context) -> dict | str:

@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.duplicates.codes import CATEGORIES, PAYMENT_STATUSES
 from portal.imports.columns import FIELD_BY_NAME, LIST_KINDS, ListKind
 from portal.persons.codes import ENROLLMENT_STATUSES, KEY_POPULATIONS, SCHEMES
 from portal.persons.idnumbers import check_character
@@ -83,11 +84,48 @@ COLUMNS: dict[str, Column] = {
     "last_paid_month": Column(
         14, "最后一次缴费的年月，如 2026-07 或 202607；与“停保日期”至少填一项。", text=True
     ),
-    "employer": Column(24, "参保单位名称。"),
+    "employer": Column(24, "参保单位名称；学生填学校名称。"),
+    "employer_region": Column(
+        16,
+        "就业地（学生填学籍地，即学校所在地）的6位、9位或12位区划代码，或地区名称；可不填。"
+        "重复参保时据此判断保留哪条参保关系。",
+        text=True,
+    ),
+    "payment_status": Column(
+        12,
+        "正常缴费、欠费 或 停缴；可不填。",
+        choices=tuple(label for _, label, _ in PAYMENT_STATUSES),
+        choices_strict=False,
+    ),
+    "paid_until": Column(14, "缴费截止日期，如 2026-12-31；可不填。", date_format="yyyy-mm-dd"),
+    "continuous_months": Column(
+        12, "连续参保月数（整数，如 24）；可不填。跨制度重复参保时据此判断。"
+    ),
+    "benefits": Column(
+        10, "当前是否享受医保待遇：是 或 否；可不填。", choices=("是", "否"), choices_strict=False
+    ),
     "activated_on": Column(
         14, "激活医保电子凭证的日期，如 2026-10-08；可不填。", date_format="yyyy-mm-dd"
     ),
 }
+
+
+# A field that means something else in one list kind: the insured extract's 人员类别 is the
+# person's category (在职 / 退休 / 灵活就业 / 学生 …), not a key population.
+KIND_COLUMNS: dict[tuple[str, str], Column] = {
+    ("insured", "category"): Column(
+        12,
+        "人员类别："
+        + "、".join(label for _, label, _ in CATEGORIES)
+        + "；可不填。重复参保时据此判断保留哪条参保关系。",
+        choices=tuple(label for _, label, _ in CATEGORIES),
+        choices_strict=False,
+    ),
+}
+
+
+def column_spec(kind: ListKind, name: str) -> Column:
+    return KIND_COLUMNS.get((kind.code, name)) or COLUMNS[name]
 
 
 def requirement(kind: ListKind, name: str) -> str:
@@ -129,7 +167,14 @@ def example_values(kind: ListKind, community: str | None, today: date) -> dict[s
         "last_paid_month": None,
         "employer": "示例有限公司",
         "activated_on": today - timedelta(days=1),
+        "employer_region": (community or "")[:6],
+        "payment_status": "正常缴费",
+        "paid_until": date(today.year, 12, 31),
+        "continuous_months": 24,
+        "benefits": "是",
     }
+    if kind.code == "insured":
+        values["category"] = "在职"
     return {name: values.get(name) for name in kind.fields}
 
 
@@ -152,7 +197,7 @@ def build(kind_code: str, community: str | None = None, today: date | None = Non
     required_fill = PatternFill("solid", fgColor="FFF2CC")
     rows_with_validation = 5000
     for index, name in enumerate(fields, 1):
-        spec = COLUMNS[name]
+        spec = column_spec(kind, name)
         letter = get_column_letter(index)
         head = sheet.cell(row=1, column=index, value=header_of(name))
         head.font = bold
@@ -192,7 +237,7 @@ def build(kind_code: str, community: str | None = None, today: date | None = Non
     for cell in notes[1]:
         cell.font = bold
     for name in fields:
-        notes.append([header_of(name), requirement(kind, name), COLUMNS[name].note])
+        notes.append([header_of(name), requirement(kind, name), column_spec(kind, name).note])
     notes.append([])
     notes.append(
         [

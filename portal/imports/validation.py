@@ -32,6 +32,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from permissions import Scope
+from portal.duplicates.codes import benefits_flag, category_code, payment_code
 from portal.extensions import db
 from portal.persons import idnumbers
 from portal.persons.names import normalize_name
@@ -307,12 +308,18 @@ def voucher(place: str, scope: Scope, batch_prefix: str) -> str | None:
 
 
 def insured_row(
-    values: dict, scope: Scope, default_region: str, today: date, batch_prefix: str
+    values: dict,
+    scope: Scope,
+    default_region: str,
+    today: date,
+    batch_prefix: str,
+    place_names: Callable[[str], str | None] | None = None,
 ) -> dict | str:
     """One row of the insured extract as an enrollment record, or the reason it is rejected.
 
     `default_region`: the insured place of a row that gives none (the batch's region);
-    `batch_prefix`: that region's prefix, the voucher of records insured outside the scope."""
+    `batch_prefix`: that region's prefix, the voucher of records insured outside the scope;
+    `place_names`: a region's code from its name (就业地/学籍地 given as a name), see rule_facts."""
     identity = id_and_optional_name(values, today)
     if isinstance(identity, str):
         return identity
@@ -334,6 +341,9 @@ def insured_row(
     start = start or date(today.year, 1, 1)
     if end is not None and end < start:
         return f"终止日期{end.isoformat()}早于开始日期{start.isoformat()}"
+    facts = rule_facts(values, place_names)
+    if isinstance(facts, str):
+        return facts
     return {
         "id_number": identity[0],
         "scheme": scheme,
@@ -343,7 +353,75 @@ def insured_row(
         "status": status,
         "name": identity[1],
         "vouched_prefix": voucher(region, scope, batch_prefix),
+        **facts,
     }
+
+
+MAX_EMPLOYER = 100  # characters kept; enrollment.employer is VARCHAR(100)
+MAX_MONTHS = 1200  # a hundred years of contributions
+
+
+def rule_facts(values: dict, place_names: Callable[[str], str | None] | None = None) -> dict | str:
+    """The facts the duplicate keep-rules read (duplicates/rules.py), from the optional columns
+    of an insured row; or the reason the row is rejected.
+
+    Each is None when its column is missing or its cell empty. What a cell that is given but
+    cannot be read does depends on the column:
+    - words (人员类别, 缴费状态, 享受待遇): stored as None, the record is kept — offices word these
+      columns their own way, and a word we do not know must not lose an insured record; the
+      keep-rules then say which fact is missing;
+    - a code, a date or a number (就业地/学籍地 as a code, 缴费截止日期, 连续参保月数): the row
+      is rejected with the reason, as for the start and end dates — a typo to correct;
+    - 就业地/学籍地 as a name: a region of the loaded tree with that exact name, when exactly one
+      (`place_names`); any other name is stored as None (a place outside the tree is no error).
+    """
+    employer = text(values.get("employer"))[:MAX_EMPLOYER] or None
+    place = text(values.get("employer_region"))
+    place_code = None
+    if place:
+        if place.isdigit():
+            place_code, error = insured_place(place)
+            if error:
+                return f"就业地/学籍地「{place}」应为6位、9位或12位区划代码，或填写地区名称"
+        elif place_names is not None:
+            place_code = place_names(place)
+    paid_until = None
+    given = text(values.get("paid_until"))
+    if given:
+        paid_until = parse_date(values.get("paid_until")) or month_end(values.get("paid_until"))
+        if paid_until is None:
+            return f"缴费截止日期「{given}」无法识别，如 2026-12-31"
+    elif text(values.get("last_paid_month")):
+        paid_until = month_end(values.get("last_paid_month"))
+        if paid_until is None:
+            month = text(values.get("last_paid_month"))
+            return f"末次缴费年月「{month}」无法识别，应写成如 2026-07 或 202607"
+    months = None
+    given = text(values.get("continuous_months"))
+    if given:
+        months = month_count(given)
+        if months is None:
+            return f"连续参保月数「{given}」无法识别，应为0到{MAX_MONTHS}之间的整数（如 24）"
+    return {
+        "category": category_code(text(values.get("category"))),
+        "employer": employer,
+        "employer_region_code": place_code,
+        "payment_status": payment_code(text(values.get("payment_status"))),
+        "paid_until": paid_until,
+        "continuous_months": months,
+        "benefits": benefits_flag(text(values.get("benefits"))),
+    }
+
+
+def month_count(raw: str) -> int | None:
+    """A number of months: 24, 24个月, 24月, 2年, 2年3个月; None when unreadable."""
+    value = raw.replace(" ", "").replace("个月", "月").removesuffix("月")
+    years, _, months = value.partition("年") if "年" in value else ("0", "", value)
+    years, months = years or "0", months or "0"
+    if not (years.isdigit() and months.isdigit()):
+        return None
+    total = int(years) * 12 + int(months)
+    return total if total <= MAX_MONTHS else None
 
 
 EARLIEST_STOP = date(1990, 1, 1)
