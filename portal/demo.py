@@ -26,7 +26,8 @@ class DemoAccount:
 
 
 # One chain (Jiangsu → Yancheng → Funing → Fucheng street → two communities), a second street
-# beside Fucheng, and the officers: enough to see every role and every out-of-region case.
+# beside Fucheng, the officers, and the staff of Binhai county beside Funing: enough to see
+# every role, every out-of-region case, and both sides of a duplicate enrollment.
 DEMO_ACCOUNTS = (
     DemoAccount("js_admin", "江苏省管理员", "province_admin", "320000000000"),
     DemoAccount("js_staff", "江苏省经办", "province_staff", "320000000000"),
@@ -41,6 +42,8 @@ DEMO_ACCOUNTS = (
     DemoAccount("fc_grid2", "新盛居委会网格员", "grid_worker", "320923001002"),
     DemoAccount("wt_supervisor", "吴滩街道督导", "township_supervisor", "320923002000"),
     DemoAccount("wt_grid1", "吴滩街道网格员", "grid_worker", "320923002001"),
+    # The neighbouring county: the other side of a duplicate enrollment shared with Funing.
+    DemoAccount("bh_staff", "滨海县经办", "county_staff", "320922000000"),
 )
 
 

@@ -16,6 +16,13 @@ employees, half of them long enough ago for the comparison to open a lapsed file
 Funing resident whose employer in Tinghu stopped paying. Both carry a few bad rows too. The
 e-credential activation list (医保电子凭证激活名单) names some of the insured who activated their
 credential, with a person not in the file and two bad rows.
+
+The insured extract also holds a handful of people insured twice (重复参保), with the columns the
+duplicate keep-rules read (人员类别, 单位名称, 就业地/学籍地, 连续参保月数, 享受待遇; empty for
+everyone else): one also insured as a resident in Binhai county (滨海县, the neighbouring county:
+both counties' worklists hold the case), one also insured as an employee for years (across
+schemes: the employee record is kept), and a student also insured at the school's place in
+Tinghu district (the school's record is kept). The comparison's detection finds them.
 """
 
 from datetime import date
@@ -33,6 +40,13 @@ LAPSED = "阜宁县断缴人员-示例.xlsx"
 ELSEWHERE_INSURED = "阜宁县参保人员-无姓名异地-示例.xlsx"
 ACTIVATION = "阜宁县医保电子凭证激活名单-示例.xlsx"
 INSURED_HEADER = ["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"]
+# What the duplicate keep-rules read (the first insured extract only; empty but for the people
+# insured twice).
+RULE_HEADER = ["人员类别", "单位名称", "就业地/学籍地", "连续参保月数", "享受待遇"]
+RESIDENT_SCHEME, EMPLOYEE_SCHEME = "城乡居民基本医疗保险", "职工基本医疗保险"
+NEIGHBOUR_PLACE = "320922"  # 滨海县
+SCHOOL_PLACE, SCHOOL = "320902", "盐城某学院"  # 亭湖区
+EMPLOYER = "阜宁县某制造有限公司"
 # Insured places outside Funing: another county of Yancheng (亭湖区), a district of another city
 # (南京市鼓楼区) and of another province (上海市浦东新区); the last two are not loaded here.
 INSURED_ELSEWHERE = ["320902", "320106", "310115"]
@@ -60,6 +74,51 @@ def insured_elsewhere(index: int) -> bool:
     """Whether the person at this index of the register, not in the first insured extract, is
     insured outside Funing (in the extract without names)."""
     return index % 20 == 5
+
+
+def twice(rows: list[tuple], today: date) -> dict[int, str]:
+    """The people insured twice, by register index: "neighbour" (an adult resident also insured
+    in Binhai), "cross" (aged 25 to 55, also an employee) and "student" (aged 18 to 22, also
+    insured at the school's place): the first fitting residents of the insured sample (by the
+    ID number's birth year) whose rows nothing else uses."""
+    wanted = {"neighbour": (18, 90), "cross": (25, 55), "student": (18, 22)}
+    chosen: dict[int, str] = {}
+    for index, (_name, id_number, *_rest) in enumerate(rows):
+        if index % 5 == 0 or is_employee(index) or index % 500 in (1, 2, 3) or index < 10:
+            continue
+        if index % 20 in (5, 15) or index % 40 == 1 or index % 4 == 1:
+            continue  # elsewhere, resident-list and lapsed samples use these
+        age = today.year - int(id_number[6:10])
+        role = next((r for r, (lo, hi) in wanted.items() if lo <= age <= hi), None)
+        if role is not None:
+            chosen[index] = role
+            del wanted[role]
+        if not wanted:
+            break
+    return chosen
+
+
+def insured_twice(role: str | None, name: str, id_number: str, today: date) -> list[list]:
+    """The second record of a person insured twice (重复参保), after their record in Funing."""
+    year_start = f"{today.year}-01-01"
+    if role == "neighbour":  # also a resident of Binhai: keep the place of residence
+        return [
+            [name, id_number, RESIDENT_SCHEME, NEIGHBOUR_PLACE, year_start, None, "正常"]
+            + ["城乡居民"]
+        ]
+    if role == "cross":  # an employee for years as well: the employee record is kept
+        since = date.fromisoformat(EMPLOYEE_SINCE)
+        months = (today.year - since.year) * 12 + today.month - since.month
+        return [
+            [name, id_number, EMPLOYEE_SCHEME, "320923", EMPLOYEE_SINCE, None, "正常"]
+            + ["在职", EMPLOYER, "320923", months, "是"]
+        ]
+    if role == "student":  # also insured at the school's place: the school's record is kept
+        return [
+            [name, id_number, RESIDENT_SCHEME, SCHOOL_PLACE, f"{today.year - 1}-09-01", None]
+            + ["正常", "学生", SCHOOL, SCHOOL_PLACE, None, "是"]
+        ]
+    return []
 
 
 def write_samples(directory: Path, people: int = 1200) -> list[Path]:
@@ -99,19 +158,23 @@ def write_samples(directory: Path, people: int = 1200) -> list[Path]:
     insured = Workbook()
     sheet = insured.active
     sheet.title = "参保人员"
-    sheet.append(INSURED_HEADER)
+    sheet.append(INSURED_HEADER + RULE_HEADER)
+    roles = twice(rows, date.today())
     for index, (name, id_number, *_rest) in enumerate(rows):
         if index % 5 == 0:
             continue  # one in five is not insured here: the comparison opens a file for most
         if is_employee(index):
-            scheme, since = "职工基本医疗保险", EMPLOYEE_SINCE
+            scheme, since = EMPLOYEE_SCHEME, EMPLOYEE_SINCE
         else:
-            scheme, since = "城乡居民基本医疗保险", f"{date.today().year}-01-01"
+            scheme, since = RESIDENT_SCHEME, f"{date.today().year}-01-01"
         if index % 500 in (1, 2):  # a name that differs from the register's: kept, counted
             name = name[:-1] + ("华" if name[-1] != "华" else "明")
         elif index % 500 == 3:  # spaces inside a name: the same name
             name = f"{name[0]}\u3000{name[1:]}"
-        sheet.append([name, id_number, scheme, "320923", since, None, "正常"])
+        facts = ["学生"] if roles.get(index) == "student" else []
+        sheet.append([name, id_number, scheme, "320923", since, None, "正常", *facts])
+        for row in insured_twice(roles.get(index), name, id_number, date.today()):
+            sheet.append(row)
     paths = [
         directory / HOUSEHOLD,
         directory / INSURED,

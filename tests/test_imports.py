@@ -338,7 +338,8 @@ def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_
     upload_kind(client, "insured", insured.read_bytes(), name=insured.name)
     run_jobs(app)
     batch = latest_batch(app)
-    assert (batch.created, batch.matched) == (160, 160), batch.message
+    # 160 of the register, three of them insured twice (Binhai, an employee, a school in Tinghu).
+    assert (batch.created, batch.matched) == (163, 160), batch.message
     assert "其中姓名与名册不一致 2 人" in batch.message  # the third differs in a space only
     # The extract without names: every row kept. Insured in Tinghu, Nanjing or Shanghai (10),
     # terminated or suspended (10), old records of people insured here (5), and two people
@@ -351,6 +352,23 @@ def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_
     run_comparison(client, app)
     run = fetch(app, select(ComparisonRun))[0]
     assert (run.persons, run.insured, run.opened) == (200, 170, 30)
+    # The people insured twice are duplicate cases (detected after the import), counted in the
+    # figures: in Funing (their communities), with a record in Binhai and one in Tinghu.
+    from portal.duplicates import figures as duplicate_figures
+    from portal.duplicates.models import DuplicateCase
+    from portal.extensions import db
+    from portal.years.selection import current_year
+
+    with app.test_request_context():
+        year = current_year()
+        cases = db.session.scalars(select(DuplicateCase).where(DuplicateCase.year == year)).all()
+        assert sorted(c.kind for c in cases) == ["cross", "resident", "resident"]
+        assert all(c.region_code.startswith("320923") for c in cases)
+        funing = duplicate_figures.region_duplicates("320923000000", year)
+        assert (funing.cases, funing.open, funing.cases_cross) == (3, 3, 1)
+        for county in ("320922000000", "320902000000"):
+            assert duplicate_figures.region_duplicates(county, year).records == 1, county
+        assert duplicate_figures.differences(db.session.connection(), year) == {}
 
 
 def key_population_workbook(rows) -> bytes:

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from portal.accounts.models import User
 from portal.comparisons.operations import compare
 from portal.desk import assignment
+from portal.duplicates import figures as duplicate_figures
 from portal.extensions import db
 from portal.persons import operations as person_ops
 from portal.persons.models import Person, PersonFile
@@ -311,6 +312,50 @@ def step_edit(app, client, data):
         db.session.commit()
 
 
+def step_detect(app, client, data):
+    """Duplicate detection in full (the import runs it for the persons it named)."""
+    from portal.duplicates import detect
+
+    year = data.draw(st.sampled_from([2026, 2027]))
+    with app.test_request_context():
+        detect.detect_region(db.session.connection(), year)
+        db.session.commit()
+
+
+def step_decide(app, client, data):
+    """A duplicate case decided with four eyes: fn_staff proposes (the recommendation, or "not a
+    duplicate"), yc_staff (a level above both sides) confirms; the decision refreshes the
+    figures."""
+    from portal.duplicates import service
+    from portal.duplicates.models import DuplicateCase
+
+    pick, not_duplicate = data.draw(st.tuples(st.integers(0, 10**6), st.booleans()))
+    with app.test_request_context():
+        cases = db.session.scalars(
+            select(DuplicateCase)
+            .where(DuplicateCase.state == "open", DuplicateCase.proposed_by_id.is_(None))
+            .order_by(DuplicateCase.id)
+        ).all()
+        if not cases:
+            return
+        case = cases[pick % len(cases)]
+        members = service.members_of([case.id])[case.id]
+        proposer, confirmer = _user("fn_staff"), _user("yc_staff")
+        try:
+            if not_duplicate:
+                service.propose_not_duplicate(
+                    proposer, case, members, "属性测试", version=case.version
+                )
+            else:
+                actions = service.suggested_actions(case, members)
+                service.propose(proposer, case, members, actions, "属性测试", version=case.version)
+            service.confirm(confirmer, case, members, version=case.version)
+        except service.DecisionRefused:
+            db.session.rollback()
+            return
+        db.session.commit()
+
+
 STEPS = {
     "household": step_household,
     "resident": step_resident,
@@ -323,6 +368,8 @@ STEPS = {
     "visit": step_visit,
     "review": step_review,
     "edit": step_edit,
+    "detect": step_detect,
+    "decide": step_decide,
 }
 
 
@@ -347,6 +394,15 @@ def check_everything(app) -> None:
                 region = db.session.get(Region, code)
                 direct = sum(direct_counts(connection, region.prefix, year).values(), Counts())
                 assert direct == parent, (code, year)
+        # The duplicate-enrollment figures (portal/duplicates/figures.py): exact, and each
+        # region is its children plus its own level (本级).
+        for year in (2026, 2027):
+            assert duplicate_figures.differences(connection, year) == {}, year
+            for code in CHAIN:
+                parent = duplicate_figures.region_duplicates(code, year)
+                parts = [f for _, f in duplicate_figures.child_duplicates(code, year)]
+                total = sum(parts, duplicate_figures.DuplicateFigures())
+                assert total.as_dict() == parent.as_dict(), (code, year)
 
 
 @settings(

@@ -1,9 +1,10 @@
 """The dashboard's 重复参保 section: a region's duplicate-enrollment figures
 (portal/duplicates/figures.py), each linking to the duplicate worklist filtered alike.
 
-The worklist (portal/duplicates/views.py, endpoint duplicates.index) takes `state` (open,
-pending: proposed and awaiting the second user, resolved, not_duplicate), `kind` (employee,
-resident, cross), `region` (a region code) and `year`. A case counts once, where it belongs (the
+The worklist (portal/duplicates/views.py, endpoint duplicates.index) takes `stage` (open: every
+open case, pending: open without a proposal, awaiting: proposed, waiting for the second user,
+resolved, not_duplicate), `kind` (employee, resident, cross), `region` (a region code) and
+`year`; STATE_PARAM names the stage's parameter. A case counts once, where it belongs (the
 person's community, else a record's insured place); the worklist of a region lists every case
 holding one of its records, so a case shared with another county counts on one side and is
 listed on both: the section says so, and shows the records (人次) insured in the region.
@@ -18,6 +19,7 @@ from portal.duplicates import figures as duplicate_figures
 
 WORKLIST = "duplicates.index"
 ACTION = "duplicate.handle"
+STATE_PARAM = "stage"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class WorklistLinks:
     def __call__(self, region_code: str | None = None, **filters) -> str | None:
         if not self.enabled:
             return None
+        if "state" in filters:
+            filters[STATE_PARAM] = filters.pop("state")
         return url_for(WORKLIST, region=region_code or self.region_code, year=self.year, **filters)
 
 
