@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.comparisons.views import bp as comparisons_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.desk.views import bp as desk_bp
+    from portal.duplicates.views import bp as duplicates_bp
     from portal.home.views import bp as home_bp
     from portal.imports.views import bp as imports_bp
     from portal.persons.views import bp as persons_bp
@@ -87,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
         dashboard_bp,
         targets_bp,
         evidence_bp,
+        duplicates_bp,
     ):
         app.register_blueprint(bp)
 
@@ -119,6 +121,7 @@ def register_commands(app: Flask) -> None:
     """CLI: regions, users, demo."""
     from portal.comparisons.cli import compare_command
     from portal.demo import demo_command
+    from portal.duplicates.cli import duplicates_cli
     from portal.imports.cli import import_command
     from portal.jobs.cli import schedule_cli, worker_command
     from portal.regions.cli import regions_cli
@@ -135,3 +138,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(compare_command)
     app.cli.add_command(stats_cli)
     app.cli.add_command(files_cli)
+    app.cli.add_command(duplicates_cli)

@@ -56,6 +56,8 @@ MOVES_YEAR = date.today().year  # a year the year picker offers
 STATS_USERS = IMPORTERS | {"township_supervisor"}
 # Targets (目标) of a region's children: the same staff and supervisors (target.set).
 TARGET_SETTERS = IMPORTERS | {"township_supervisor"}
+# Duplicate enrollment (重复参保): county staff and above (admins inherit their level's staff).
+DUPLICATE_HANDLERS = IMPORTERS
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Target:
     visit_id: int = 0
     file_id: int = 0  # the person's file (the grid worker's pages), set by their prepare
     evidence_id: int = 0  # an evidence image of the person's file, set by _evidence
+    case_id: int = 0  # a duplicate-enrollment case in the target's region, set by _duplicate
+    enrollment_ids: tuple[int, ...] = ()  # its two records
 
 
 @dataclass
@@ -201,6 +205,72 @@ def _evidence(target: Target, where: str) -> None:
         user_id=file.assignee_id,
     )
     db.session.commit()
+
+
+def _duplicate(target: Target, where: str, proposed: bool = False) -> None:
+    """A duplicate case of two records insured in the target's region (a person's extract
+    name is the marker, which the worklist shows to the records' own region)."""
+    from portal.duplicates.models import DuplicateCase, DuplicateMember
+    from portal.persons.models import Enrollment
+    from portal.years.selection import current_year
+
+    first17 = f"320923{19700101 + (where == 'inside')}{len(target.marker) % 1000:03d}"
+    number = first17 + check_character(first17)
+    records = [
+        Enrollment(
+            id_number=number,
+            scheme=scheme,
+            region_code=target.region,
+            start_date=date(2020, 1, 1),
+            status="normal",
+            name=target.marker,
+        )
+        for scheme in ("employee", "resident")
+    ]
+    db.session.add_all(records)
+    db.session.flush()
+    case = DuplicateCase(
+        year=current_year(),
+        id_number=number,
+        region_code=target.region,
+        kind="cross",
+        state="open",
+        recommended_id=records[0].id,
+    )
+    if proposed:  # proposed by a user who is none of the actors
+        case.proposed_by_id = target.user_id
+        case.proposer_region_code = target.region
+        case.proposal_reason = "矩阵测试"
+    db.session.add(case)
+    db.session.flush()
+    for record, action in zip(records, ("keep", "terminate"), strict=True):
+        db.session.add(
+            DuplicateMember(
+                case_id=case.id,
+                enrollment_id=record.id,
+                region_code=target.region,
+                scheme=record.scheme,
+                proposed_action=action if proposed else None,
+            )
+        )
+    db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
+    target.case_id = case.id
+    target.enrollment_ids = tuple(r.id for r in records)
+
+
+def _duplicate_proposed(target: Target, where: str) -> None:
+    _duplicate(target, where, proposed=True)
+
+
+def _proposal_data(target: Target) -> dict:
+    keep, end = target.enrollment_ids or (0, 0)
+    return {
+        f"action-{keep}": "keep",
+        f"action-{end}": "terminate",
+        "reason": "矩阵测试",
+        "version": "1",
+        "proposal": "decide",
+    }
 
 
 def _visit_data(target: Target) -> dict:
@@ -421,6 +491,52 @@ MATRIX: dict[str, Route] = {
         200,
         404,
         prepare=_evidence,
+    ),
+    # ---- duplicate enrollment (重复参保): the cases holding a record in the actor's region ----
+    "duplicates.index": Route(
+        "GET",
+        lambda t: "/duplicates/",
+        DUPLICATE_HANDLERS,
+        200,
+        200,
+        shows_object=True,
+        prepare=_duplicate,
+    ),
+    "duplicates.detail": Route(
+        "GET",
+        lambda t: f"/duplicates/{t.case_id}",
+        DUPLICATE_HANDLERS,
+        200,
+        404,
+        prepare=_duplicate,
+    ),
+    "duplicates.propose": Route(
+        "POST",
+        lambda t: f"/duplicates/{t.case_id}/propose",
+        DUPLICATE_HANDLERS,
+        303,
+        404,
+        data=_proposal_data,
+        prepare=_duplicate,
+    ),
+    # The proposal is another user's; the actor holds both records (a level above both).
+    "duplicates.decide": Route(
+        "POST",
+        lambda t: f"/duplicates/{t.case_id}/decide",
+        DUPLICATE_HANDLERS,
+        303,
+        404,
+        data=lambda t: {"version": "1", "decision": "confirm"},
+        prepare=_duplicate_proposed,
+    ),
+    # 重新检测: a job for the whole deployment, no object of a region.
+    "duplicates.detect": Route(
+        "POST",
+        lambda t: "/duplicates/detect",
+        DUPLICATE_HANDLERS,
+        303,
+        303,
+        data=lambda t: {"year": str(MOVES_YEAR)},
     ),
 }
 

@@ -8,6 +8,7 @@ in bulk for a page: `Lookups.for_events`). A key or code not listed here is show
 from dataclasses import dataclass, field
 
 from permissions.roles import label as role_label
+from portal.duplicates import models as duplicate_models
 from portal.persons import codes as person_codes
 from portal.visits import codes as visit_codes
 
@@ -48,6 +49,13 @@ KEY_LABELS = {
     "username": "用户名",
     "query": "查询内容",
     "cover_reason": "代管原因",
+    # duplicate enrollment (portal/duplicates/service.py): the records by their ids
+    "proposal": "意见类型",
+    "duplicate_kind": "重复类型",
+    "keep": "保留的参保记录",
+    "terminate": "终止的参保记录",
+    "suspend": "暂停的参保记录",
+    "conflict": "他人已先处理",
 }
 FILTER_LABELS = {
     "name": "姓名",
@@ -111,11 +119,14 @@ VALUE_LABELS = {
         "user": "用户",
         "batch": "导入批次",
         "comparison_run": "比对",
+        "duplicate_case": "重复参保案件",
     },
     "state": person_codes.FILE_STATE_LABELS,
     "file_state": person_codes.FILE_STATE_LABELS,
     "insured_status": person_codes.INSURED_STATUS_LABELS,
     "scheme": person_codes.SCHEME_LABELS,
+    "proposal": {"decide": "处理意见", "not_duplicate": "非重复参保"},
+    "duplicate_kind": duplicate_models.KIND_LABELS,
 }
 USER_KEYS = {"worker_id", "from_worker_id"}
 REGION_KEYS = {"region", "community"}

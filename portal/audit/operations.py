@@ -35,6 +35,10 @@ ACTION_LABELS = {
     "access.denied": "越权访问被拒绝",
     "audit.export": "导出审计日志",
     "target.set": "设定目标",
+    "duplicate.propose": "提出重复参保处理意见",
+    "duplicate.confirm": "确认重复参保处理",
+    "duplicate.return": "退回重复参保处理意见",
+    "duplicate.detect": "发起重复参保检测",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 

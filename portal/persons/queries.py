@@ -59,6 +59,7 @@ CAUSE_LABELS = {
     "visit": "走访",
     "assign": "分配",
     "review": "审核",
+    "duplicate": "重复参保处理",
 }
 FIELD_LABELS = {
     "id_number": "公民身份号码",
@@ -89,6 +90,7 @@ FIELD_LABELS = {
     "evidence_waiver": "证明材料豁免原因",
     "year": "参保年度",
     "excluded_reason": "不计入应参保人员",
+    "duplicate_enrollments": "参保记录",
 }
 SECRET_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
 REGION_FIELDS = {"region_code", "hukou_region_code", "insured_region_code", "file_region"}

@@ -13,6 +13,7 @@ from flask import (
 )
 
 from permissions import can, require, requires, scope_for
+from portal.duplicates.models import ACTION_LABELS as DUPLICATE_ACTION_LABELS
 from portal.extensions import db
 from portal.forms import options
 from portal.htmx import is_partial
@@ -192,5 +193,6 @@ def _labels():
         "file_type_labels": codes.FILE_TYPE_LABELS,
         "reason_labels": codes.REASON_LABELS,
         "enrollment_status_labels": codes.ENROLLMENT_STATUS_LABELS,
+        "handled_labels": DUPLICATE_ACTION_LABELS,  # a record a duplicate case handled
         "government_paid": {k.code for k in codes.KEY_POPULATIONS if k.government_paid},
     }
