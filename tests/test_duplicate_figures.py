@@ -278,7 +278,7 @@ def test_the_dashboard_shows_the_duplicate_figures_and_the_children_s_open_cases
     assert _figure(html, "subsidy_deductions") == "1"
     assert _figure(html, "records") == "9"  # one of the ten records is insured in Binhai
     # The county-level place (a record insured at 阜宁县 itself, a case counted there) is 本级.
-    assert "其中本级" in html and "1 件，参保记录 2 人次，待处理 1 件" in html
+    assert "其中本级" in html and "1 件，参保记录 2 人次，未办结 1 件" in html
     table = child_table(html)
     assert table.rows["320923001000"]["duplicates_open"].text == "2"
     assert table.rows["320923002000"]["duplicates_open"].text == "0"
@@ -298,6 +298,8 @@ def test_the_dashboard_shows_the_duplicate_figures_and_the_children_s_open_cases
         link = re.search(r'data-figure="open">.*?href="([^"]+)"', html, re.S).group(1)
         query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)
         assert query == {"stage": ["open"], "region": ["320923001000"], "year": [str(year)]}
+        listed = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+        assert len(set(re.findall(r'href="/duplicates/(\d+)"', listed))) == 2
 
 
 def test_the_export_carries_the_open_duplicate_cases(app, login):
@@ -315,7 +317,7 @@ def test_the_export_carries_the_open_duplicate_cases(app, login):
     rows = [
         list(r) for r in load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)
     ]
-    index = rows[1].index("重复参保待处理")
+    index = rows[1].index("重复参保未办结")
     by_code = {r[1]: r[index] for r in rows[2:]}
     assert by_code["320923001000"] == 1 and by_code["320923002000"] == 0
     assert by_code["320923000000"] == 1  # the 合计 row

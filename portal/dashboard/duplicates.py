@@ -34,7 +34,7 @@ class Item:
 class Section:
     figures: duplicate_figures.DuplicateFigures
     found: list[Item]  # by kind, then the total
-    states: list[Item]  # 待处理, 已处理, 非重复
+    states: list[Item]  # 未办结 (待处理 and 待确认), 已处理, 非重复
     deductions: Item
     records: Item
     own_level: duplicate_figures.DuplicateFigures | None  # the 本级 entry (children + 本级)
@@ -69,7 +69,8 @@ def section(actor, region_code: str, year: int) -> Section:
         Item("合计", figures.cases, link(), "cases"),
     ]
     states = [
-        Item("待处理", figures.open, link(state="open"), "open"),
+        # Every open case: waiting for a proposal (待处理) or for its confirmation (待确认).
+        Item("未办结", figures.open, link(state="open"), "open"),
         Item("已处理", figures.resolved, link(state="resolved"), "resolved"),
         Item("非重复", figures.not_duplicate, link(state="not_duplicate"), "not_duplicate"),
     ]
@@ -85,7 +86,8 @@ def section(actor, region_code: str, year: int) -> Section:
 
 
 def open_cases_by_child(region_code: str, year: int) -> dict[str, int]:
-    """Child code → its open (待处理) duplicate cases: the children table's column."""
+    """Child code → its open duplicate cases (未办结: 待处理 and 待确认): the children table's
+    column."""
     return {
         child.code: figures.open
         for child, figures in duplicate_figures.child_duplicates(region_code, year)

@@ -90,7 +90,7 @@ COLUMNS: tuple[Column, ...] = (
     # dashboard/duplicates.attach_open_cases ("—" where nobody attached them).
     Column(
         "duplicates_open",
-        "重复参保待处理",
+        "重复参保未办结",
         lambda f: getattr(f, "duplicates_open", None),
         worklist_filter={"state": "open"},
     ),
