@@ -370,9 +370,11 @@ class Explanation:
         )
 
 
-def describe(record: Record) -> str:
-    """A record in a few words: 居民医保 · 参保地 320923000000 · 自 2026-01-01."""
-    parts = [SCHEME_WORDS.get(record.scheme, record.scheme), f"参保地 {record.region_code}"]
+def describe(record: Record, names: dict[str, str] | None = None) -> str:
+    """A record in a few words: 居民医保 · 参保地 阜宁县 · 自 2026-01-01 (the code where `names`
+    does not name the place)."""
+    place = (names or {}).get(record.region_code) or record.region_code
+    parts = [SCHEME_WORDS.get(record.scheme, record.scheme), f"参保地 {place}"]
     if record.category:
         parts.append(CATEGORY_LABELS.get(record.category, record.category))
     if record.payment_status:
@@ -397,7 +399,10 @@ def missing_label(rule: str | None, missing: str | None) -> str | None:
     return MISSING.get(missing, missing)
 
 
-def explain_facts(facts: Facts, rec: Recommendation) -> Explanation:
+def explain_facts(
+    facts: Facts, rec: Recommendation, names: dict[str, str] | None = None
+) -> Explanation:
+    """`names`: region code → name, for the places the text mentions (else their codes)."""
     rule = RULE_BY_CODE.get(rec.rule) if rec.rule else None
     by_id = {r.id: r for r in facts.records}
     missing = missing_label(rec.rule, rec.missing)
@@ -405,7 +410,8 @@ def explain_facts(facts: Facts, rec: Recommendation) -> Explanation:
         kept = by_id[rec.recommended_id]
         action = ACTION_WORDS[rule.others]
         recommendation = (
-            f"建议保留：{describe(kept)}（{rule.keeps}），{action}其余 {len(by_id) - 1} 条记录。"
+            f"建议保留：{describe(kept, names)}（{rule.keeps}），"
+            f"{action}其余 {len(by_id) - 1} 条记录。"
         )
         words = f"依据：“{rule.words}”"
         if rule.others == "terminate":
@@ -435,6 +441,7 @@ def explain(case) -> Explanation:
     """The recommended record, the rule's words and the subsidy consequence of a case
     (a DuplicateCase), read from its member records as they are now."""
     from portal.duplicates.detect import case_facts
+    from portal.persons.queries import region_names
 
     facts = case_facts(case)
     rec = Recommendation(
@@ -447,4 +454,4 @@ def explain(case) -> Explanation:
     )
     if case.recommended_id is not None and case.recommended_id not in {r.id for r in facts.records}:
         rec = recommend(facts)
-    return explain_facts(facts, rec)
+    return explain_facts(facts, rec, region_names({r.region_code for r in facts.records}))
