@@ -151,3 +151,42 @@ def user(app):
 def is_postgres(app):
     with app.app_context():
         return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def make_person(app):
+    """make_person(name, region, phone=…, files=…, **columns) → Made (tests/factories)."""
+    import itertools
+
+    from tests.factories import create_person
+
+    numbers = itertools.count(100)
+    return lambda *args, **kw: create_person(app, next(numbers), *args, **kw)
+
+
+@pytest.fixture
+def forked(app, is_postgres, monkeypatch):
+    """Imports of 1 row or more go through the loader and two readers, each handing its rows
+    over in files of 3 lines; lists, per import, how many bands were read ("started" if reading
+    failed)."""
+    from portal.imports import loader, parallel
+
+    if not is_postgres:
+        pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
+    app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
+    monkeypatch.setattr(parallel, "CHUNK_LINES", 3)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    # The suite may run other threads (the browser tests' live server); these readers touch
+    # none of their locks. test_no_fork_beside_another_thread checks the guard itself.
+    monkeypatch.setattr(parallel, "alone", lambda: True)
+    runs = []
+    original = loader.Loader.stage
+
+    def counted(self, *args, **kwargs):
+        runs.append("started")
+        staged = original(self, *args, **kwargs)
+        runs[-1] = self.flags[loader.BANDS]  # how many readers read it
+        return staged
+
+    monkeypatch.setattr(loader.Loader, "stage", counted)
+    return runs

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from portal.persons.codes import GOVERNMENT_PAID_MASK, KEY_POPULATION_BY_CODE
-from portal.persons.idnumbers import birth_date, check_character, sex
+from portal.persons.idnumbers import birth_date, sex
 from portal.persons.models import Person, PersonFile
+from tests.factories import make_id
 from tests.helpers import database
 
 FUCHENG = "320923001000"  # 阜城街道
@@ -25,8 +26,7 @@ _numbers = itertools.count(1)
 
 def _id_number() -> str:
     n = next(_numbers)
-    first17 = f"320923{1950 + n // 1000 % 50}0{1 + n // 100 % 9}0{1 + n // 10 % 9}{n % 1000:03d}"
-    return first17[:17] + check_character(first17[:17])
+    return make_id(n % 1000, birth=f"{1950 + n // 1000 % 50}0{1 + n // 100 % 9}0{1 + n // 10 % 9}")
 
 
 def add_person(

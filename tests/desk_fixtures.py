@@ -9,8 +9,8 @@ from portal.accounts.models import Grant, User
 from portal.visits.models import Visit
 from tests.desk_helpers import XINGFU, Made
 from tests.evidence_helpers import attach_evidence
+from tests.factories import create_task
 from tests.helpers import database
-from tests.tasks_helpers import create_task
 
 
 @pytest.fixture

@@ -3,16 +3,23 @@
 import io
 
 from openpyxl import Workbook
+from sqlalchemy import select
 
-from portal.persons.idnumbers import check_character
+from portal.accounts.models import User
+from portal.extensions import db
+from tests.factories import make_id
 
 
 def id_numbers(count: int, start: int = 0) -> list[str]:
-    out = []
-    for n in range(start, start + count):
-        first17 = f"32092319790101{n % 1000:03d}"
-        out.append(first17 + check_character(first17))
-    return out
+    return [make_id(n % 1000, birth="19790101") for n in range(start, start + count)]
+
+
+def rename(job, progress):
+    """A job handler: fc_grid1's display name becomes the payload's name (also run by a child
+    process of tests/test_jobs_concurrency.py)."""
+    user = db.session.scalar(select(User).where(User.username == "fc_grid1"))
+    user.display_name = job.payload["name"]
+    db.session.flush()
 
 
 def household_workbook(count: int, start: int = 0) -> bytes:

@@ -15,9 +15,8 @@ from portal.stats import activity
 from portal.timeutil import local_today, utcnow
 from portal.visits import operations as visit_ops
 from portal.years.periods import Calendar
+from tests.factories import XINGFU, XINSHENG, create_task, enroll, make_id, person, run
 from tests.helpers import database
-from tests.tasks_helpers import XINGFU, XINSHENG, create_task
-from tests.test_comparisons import enroll, make_id, person, run
 
 COUNTY, FUCHENG, WUTAN_STREET = "320923000000", "320923001000", "320923002000"
 WUTAN = "320923002001"
@@ -64,7 +63,7 @@ def _assigned_file(id_number: str, region: str = XINGFU, worker: str = "fc_grid1
 
 
 def test_visits_count_on_their_day_in_their_community(ctx):
-    people = [make_id("19810101", n) for n in range(1, 6)]
+    people = [make_id(n, birth="19810101") for n in range(1, 6)]
     for n, number in enumerate(people):
         person(number, region=XINSHENG if n == 4 else XINGFU)
     run()
@@ -91,7 +90,7 @@ def test_visits_count_on_their_day_in_their_community(ctx):
 
 
 def test_a_visited_file_the_comparison_closes_is_a_conversion_until_it_reopens(ctx):
-    visited, unvisited = make_id("19820202", 1), make_id("19820202", 2)
+    visited, unvisited = make_id(1, birth="19820202"), make_id(2, birth="19820202")
     person(visited)
     person(unvisited)
     run()
@@ -117,7 +116,7 @@ def test_a_visited_file_the_comparison_closes_is_a_conversion_until_it_reopens(c
 
 
 def test_a_pending_proposal_that_follows_its_person_moves_its_visit(ctx):
-    number = make_id("19830303", 1)
+    number = make_id(1, birth="19830303")
     person(number)
     run()
     file = _assigned_file(number)
@@ -140,7 +139,7 @@ def test_a_pending_proposal_that_follows_its_person_moves_its_visit(ctx):
 def test_rebuild_recomputes_every_day_and_verify_reports_differences(app):
     runner = app.test_cli_runner()
     with app.test_request_context():
-        number = make_id("19840404", 1)
+        number = make_id(1, birth="19840404")
         person(number)
         run()
         file = _assigned_file(number)
@@ -252,7 +251,7 @@ def test_sums_per_region_over_days_with_and_without_snapshots(ctx):
 
 def test_sums_after_visits_and_comparisons_match_with_snapshots_taken(ctx):
     """Snapshots equal to the rows (what the job copies) change no sum."""
-    numbers = [make_id("19850505", n) for n in range(1, 4)]
+    numbers = [make_id(n, birth="19850505") for n in range(1, 4)]
     for number in numbers:
         person(number)
     run()
@@ -284,7 +283,7 @@ def test_the_dashboard_shows_activity_the_funnel_and_the_e_credential(app, login
         session.execute(update(Person).where(Person.id == task.person_id).values(in_register=True))
         session.execute(update(PersonFile).where(PersonFile.id == task.file_id).values(year=year))
         insured = Person(
-            id_number=make_id("19860606", 1),
+            id_number=make_id(1, birth="19860606"),
             name="凭证未激活者",
             sex="1",
             birth_date=date(1986, 6, 6),

@@ -14,8 +14,8 @@ from portal.audit.models import AuditEvent
 from portal.masking import mask_free_text
 from tests.desk_helpers import FUCHENG, XINGFU, user_id
 from tests.evidence_helpers import jpeg_bytes
+from tests.factories import create_task
 from tests.helpers import database, fetch
-from tests.tasks_helpers import create_task
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_worker, make_proposal
 

@@ -17,10 +17,10 @@ from portal.audit import operations as audit
 from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.imports.models import ImportBatch
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Person, PersonFile
 from portal.regions.models import Region
 from tests import world
+from tests.factories import make_id
 
 ROLES = list(world.ACTOR)
 EVERYONE = set(ROLES)
@@ -214,8 +214,7 @@ def _duplicate(target: Target, where: str, proposed: bool = False) -> None:
     from portal.persons.models import Enrollment
     from portal.years.selection import current_year
 
-    first17 = f"320923{19700101 + (where == 'inside')}{len(target.marker) % 1000:03d}"
-    number = first17 + check_character(first17)
+    number = make_id(len(target.marker) % 1000, birth=f"{19700101 + (where == 'inside')}")
     records = [
         Enrollment(
             id_number=number,
@@ -565,9 +564,8 @@ def _target(role: str, where: str) -> Target:
     )
     run = ComparisonRun(region_code=region_code, year=2026, state="succeeded")
     # A person whose current file is assigned to the grid worker of the matrix (fc_grid1).
-    first17 = f"320923{19800101 + (where == 'inside')}{len(role):03d}"
     person = Person(
-        id_number=first17 + check_character(first17),
+        id_number=make_id(len(role), birth=f"{19800101 + (where == 'inside')}"),
         name="矩阵人员",
         sex="1",
         birth_date=date(1980, 1, 1),

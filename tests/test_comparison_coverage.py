@@ -7,56 +7,14 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.comparisons.operations import compare
 from portal.extensions import db
-from portal.persons.idnumbers import check_character
-from portal.persons.models import Enrollment, Person
+from portal.persons.models import Person
 from portal.persons.names import normalize_name
-from portal.regions.models import Region
+from tests.factories import enroll, make_id, person, run
 
 TODAY = date(2026, 12, 2)
 YEAR = 2027
-FUNING = "320923000000"
-XINGFU = "320923001001"  # a community of Funing's Fucheng street
 NANJING = "320102000000"  # a district of Nanjing: another city
-
-
-def make_id(seq: int) -> str:
-    first17 = f"320923199001{seq:02d}{seq % 10}{seq:02d}"[:17]
-    return first17 + check_character(first17)
-
-
-def person(id_number, region=XINGFU, name="张三"):
-    p = Person(
-        id_number=id_number,
-        name=name,
-        sex="1",
-        birth_date=date(1990, 1, 1),
-        region_code=region,
-        in_register=True,
-    )
-    db.session.add(p)
-    return p
-
-
-def enroll(id_number, region=FUNING, *, vouched=None, name=None, start=date(2026, 1, 1), **kw):
-    db.session.add(
-        Enrollment(
-            id_number=id_number,
-            scheme=kw.get("scheme", "resident"),
-            region_code=region,
-            start_date=start,
-            end_date=kw.get("end"),
-            status=kw.get("status", "normal"),
-            vouched_prefix=vouched,
-            name=name,
-        )
-    )
-
-
-def run(region=FUNING, year=YEAR, run_id=1):
-    db.session.flush()
-    return compare(db.session.get(Region, region), year, run_id=run_id, user_id=None, today=TODAY)
 
 
 def status(id_number):
@@ -65,7 +23,7 @@ def status(id_number):
     return p.insured_status, p.insured_region_code
 
 
-A, B, C, D, E, F = (make_id(n) for n in (11, 12, 13, 14, 15, 16))
+A, B, C, D, E, F = (make_id(n, birth="19900101") for n in (11, 12, 13, 14, 15, 16))
 
 
 def test_a_record_vouched_by_the_persons_county_counts_one_vouched_by_another_does_not(ctx):
@@ -75,7 +33,7 @@ def test_a_record_vouched_by_the_persons_county_counts_one_vouched_by_another_do
     enroll(B, NANJING, vouched="320902")
     person(C)  # the insured place's own office imported it: counts for whoever the person is
     enroll(C, NANJING)
-    result = run()
+    result = run(year=YEAR, today=TODAY)
     assert (result["persons"], result["insured"], result["opened"]) == (3, 2, 1)
     assert status(A) == ("insured", NANJING)
     assert status(B) == ("uninsured", None)
@@ -86,16 +44,16 @@ def test_the_order_of_the_lists_does_not_matter(ctx):
     """The extract came first (no person yet): the record counts once the register arrives."""
     enroll(A, NANJING, vouched="320923")
     db.session.flush()
-    assert run(run_id=1)["persons"] == 0
+    assert run(year=YEAR, run_id=1, today=TODAY)["persons"] == 0
     person(A)
-    assert run(run_id=2)["insured"] == 1
+    assert run(year=YEAR, run_id=2, today=TODAY)["insured"] == 1
 
 
 def test_the_insured_place_prefers_the_persons_own_county(ctx):
     person(A)
     enroll(A, NANJING)
     enroll(A, "320923001000", scheme="employee")
-    run()
+    run(year=YEAR, today=TODAY)
     assert status(A) == ("insured", "320923001000")
 
 
@@ -106,10 +64,10 @@ def test_the_coverage_period_is_the_calendar_year_of_the_insurance_year(ctx):
     enroll(B, start=date(2027, 1, 1), end=date(2027, 12, 31))
     person(C)  # a suspended record does not count
     enroll(C, status="suspended")
-    result = run()
+    result = run(year=YEAR, today=TODAY)
     assert (result["insured"], result["opened"]) == (1, 2)
     assert status(B)[0] == "insured"
-    assert run(year=2026, run_id=2)["insured"] == 1  # for 2026: A, not yet B
+    assert run(year=2026, run_id=2, today=TODAY)["insured"] == 1  # for 2026: A, not yet B
     assert status(A)[0] == "insured" and status(B)[0] == "uninsured"
 
 
@@ -124,7 +82,7 @@ def test_identity_mismatches_are_counted_not_refused(ctx):
     enroll(D, name="赵陆", start=date(2020, 1, 1), end=date(2020, 12, 31))
     person(E, name="孙七")  # a record vouched by another county is not this person's record
     enroll(E, NANJING, vouched="320902", name="孙其")
-    result = run()
+    result = run(year=YEAR, today=TODAY)
     assert result["mismatched"] == 2
     assert result["insured"] == 3
 

@@ -12,59 +12,20 @@ from portal.comparisons import guard as guards
 from portal.comparisons.models import ComparisonRun
 from portal.comparisons.operations import compare
 from portal.extensions import db
-from portal.jobs import queue
 from portal.jobs.models import Job
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
 from portal.years import selection
+from tests.factories import FUNING, WUTAN, populate, run_jobs
 from tests.helpers import database, fetch
 
 TODAY = date(2026, 12, 2)
 YEAR = 2027
-FUNING = "320923000000"
-XINGFU = "320923001001"  # 阜城街道
-WUTAN = "320923002001"  # 吴滩街道
 
 
 @pytest.fixture(autouse=True)
 def december_2026(monkeypatch):
     monkeypatch.setattr(selection, "local_today", lambda: TODAY)
-
-
-def make_id(seq: int) -> str:
-    first17 = f"32092319800101{seq:03d}"
-    return first17 + check_character(first17)
-
-
-def populate(session, insured: int, uninsured: int, region=XINGFU, start=0) -> list[str]:
-    """Persons of the register in `region`, the first `insured` of them with a 2027 record."""
-    numbers = []
-    for n in range(start, start + insured + uninsured):
-        id_number = make_id(n)
-        numbers.append(id_number)
-        session.add(
-            Person(
-                id_number=id_number,
-                name="测试",
-                sex="1",
-                birth_date=date(1980, 1, 1),
-                region_code=region,
-                in_register=True,
-            )
-        )
-        if n - start < insured:
-            session.add(
-                Enrollment(
-                    id_number=id_number,
-                    scheme="resident",
-                    region_code=FUNING,
-                    start_date=date(2027, 1, 1),
-                    status="normal",
-                )
-            )
-    session.flush()
-    return numbers
 
 
 def guarded(guard=None, run_id=1):
@@ -156,12 +117,6 @@ def test_a_confirmed_run_goes_ahead_and_keeps_its_findings(ctx):
 
 
 # --- the page ---------------------------------------------------------------------------------
-
-
-def run_jobs(app):
-    with app.app_context():
-        while queue.run_one("test"):
-            pass
 
 
 def runs(app):

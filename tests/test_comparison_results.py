@@ -14,14 +14,25 @@ from portal.persons.models import Enrollment, PersonChange
 from portal.regions.models import Region
 from portal.workflow import transitions
 from portal.years import selection
+from tests.factories import (
+    FUNING,
+    WUTAN,
+    XINGFU,
+    a_file,
+    enroll,
+    file_of,
+    files_of,
+    make_id,
+    person,
+    populate,
+    run_jobs,
+    worker_id,
+)
+from tests.factories import run as run_2026
 from tests.helpers import database, fetch
-from tests.test_comparison_coverage import make_id
-from tests.test_comparison_guard import FUNING, WUTAN, XINGFU, populate, run_jobs
-from tests.test_comparison_years import a_file, files_of, worker_id
-from tests.test_comparisons import A, enroll, file_of, person
-from tests.test_comparisons import run as run_2026
 
-B = make_id(27)
+A = make_id(11, birth="19800101")  # as in tests/test_comparisons.py
+B = make_id(27, birth="19900101")
 
 
 @pytest.fixture(autouse=True)

@@ -8,48 +8,19 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.models import User
 from portal.comparisons import operations as ops
 from portal.comparisons.models import ComparisonRun
 from portal.extensions import db
 from portal.persons.models import Person, PersonChange, PersonFile
 from portal.regions.models import Region
 from portal.years import selection
+from tests.factories import FUNING, a_file, enroll, files_of, make_id, person, run, worker_id
 from tests.helpers import database, fetch
-from tests.test_comparison_coverage import FUNING, enroll, make_id, person, run
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_proposal
 
-A, B, C, D, E = (make_id(n) for n in (21, 22, 23, 24, 25))
-
-
-def a_file(id_number, year, state, assignee=None, **columns):
-    p = db.session.scalar(select(Person).where(Person.id_number == id_number))
-    f = PersonFile(
-        person_id=p.id,
-        region_code=p.region_code,
-        year=year,
-        file_number=f"{year}-{p.region_code}-{p.id}",
-        state=state,
-        assignee_id=assignee,
-        **columns,
-    )
-    db.session.add(f)
-    db.session.flush()
-    return f
-
-
-def files_of(id_number):
-    return db.session.execute(
-        select(PersonFile.year, PersonFile.state, PersonFile.carried_from_year)
-        .join(Person, Person.id == PersonFile.person_id)
-        .where(Person.id_number == id_number)
-        .order_by(PersonFile.year)
-    ).all()
-
-
-def worker_id(username="fc_grid1"):
-    return db.session.scalar(select(User.id).where(User.username == username))
+TODAY = date(2026, 12, 2)  # the day these comparisons run on
+A, B, C, D, E = (make_id(n, birth="19900101") for n in (21, 22, 23, 24, 25))
 
 
 # --- the default year -------------------------------------------------------------------------
@@ -107,7 +78,7 @@ def test_an_open_file_is_carried_into_the_new_year_with_its_history_not_duplicat
     worker = worker_id()
     open_a = a_file(A, 2026, "following", worker, reason_code="away_working")
     open_b = a_file(B, 2026, "assigned", worker)
-    result = run(year=2027, run_id=5)
+    result = run(year=2027, run_id=5, today=TODAY)
     assert (result["carried"], result["opened"], result["closed"]) == (2, 0, 1)
     db.session.refresh(open_a)
     # Moved, not copied: the same file, its state, assignee and reason kept.
@@ -131,7 +102,7 @@ def test_an_open_file_is_carried_into_the_new_year_with_its_history_not_duplicat
         "file_state": ["assigned", "enrolled"],
         "year": [2026, 2027],
     }
-    again = run(year=2027, run_id=6)
+    again = run(year=2027, run_id=6, today=TODAY)
     assert (again["carried"], again["opened"], again["closed"]) == (0, 0, 0)
     assert files_of(A) == [(2027, "following", 2026)]
 
@@ -141,7 +112,7 @@ def test_a_declined_file_comes_back_in_the_new_collection_period(ctx):
     person(B)
     a_file(A, 2026, "declined", worker_id(), reason_code="declined")
     a_file(B, 2026, "declined")  # nobody holds it any more: back to the pool
-    result = run(year=2027)
+    result = run(year=2027, today=TODAY)
     assert (result["returned"], result["carried"], result["opened"]) == (2, 0, 0)
     assert files_of(A) == [(2027, "assigned", 2026)]
     assert files_of(B) == [(2027, "unassigned", 2026)]
@@ -155,7 +126,7 @@ def test_closed_files_stay_in_their_year_and_an_uninsured_person_gets_a_new_file
     a_file(B, 2026, "exempt", close_cause="review", reason_code="insured_elsewhere")
     a_file(C, 2026, "enrolled", close_cause="comparison")
     enroll(C, start=date(2027, 1, 1))
-    result = run(year=2027)
+    result = run(year=2027, today=TODAY)
     assert (result["opened"], result["carried"], result["reopened"]) == (2, 0, 0)
     assert files_of(A) == [(2026, "enrolled", None), (2027, "unassigned", None)]
     assert files_of(B) == [(2026, "exempt", None), (2027, "unassigned", None)]
@@ -168,7 +139,7 @@ def test_only_the_latest_earlier_file_is_carried_and_a_later_years_file_is_left_
     a_file(A, 2025, "assigned")  # an older open file, closed since in 2026
     a_file(A, 2026, "enrolled", close_cause="comparison")
     a_file(B, 2028, "unassigned")  # already compared for 2028
-    result = run(year=2027)
+    result = run(year=2027, today=TODAY)
     assert (result["carried"], result["opened"]) == (0, 1)
     assert files_of(A) == [(2025, "assigned", None), (2026, "enrolled", None)] + [
         (2027, "unassigned", None)
@@ -179,8 +150,8 @@ def test_only_the_latest_earlier_file_is_carried_and_a_later_years_file_is_left_
 def test_a_carried_file_carried_again_keeps_the_year_it_was_first_opened_for(ctx):
     person(A)
     a_file(A, 2026, "assigned", worker_id())
-    run(year=2027, run_id=1)
-    run(year=2028, run_id=2)
+    run(year=2027, run_id=1, today=TODAY)
+    run(year=2028, run_id=2, today=TODAY)
     assert files_of(A) == [(2028, "assigned", 2026)]
 
 
@@ -204,7 +175,7 @@ def test_an_approved_deceased_closure_excludes_the_person_from_then_on(app, logi
         session.get(Person, made.person_id).in_register = True
         dead_year = session.scalar(select(PersonFile.year).where(PersonFile.id == made.file_id))
     with app.test_request_context():
-        result = run(year=dead_year + 1)
+        result = run(year=dead_year + 1, today=TODAY)
         db.session.commit()
     assert (result["persons"], result["excluded"], result["opened"]) == (1, 1, 0)
     assert [f.year for f in fetch(app, select(PersonFile))] == [dead_year]
@@ -227,7 +198,7 @@ def test_excluded_persons_get_no_file_and_leave_the_denominator(ctx):
         p = db.session.scalar(select(Person).where(Person.id_number == id_number))
         p.excluded_reason, p.excluded_at = reason, datetime(2026, 10, 1)
     a_file(B, 2026, "declined")  # not brought back either
-    result = run(year=2027)
+    result = run(year=2027, today=TODAY)
     assert (result["persons"], result["excluded"], result["insured"]) == (3, 2, 1)
     assert (result["opened"], result["returned"]) == (0, 0)
     assert files_of(A) == [] and files_of(B) == [(2026, "declined", None)]
@@ -251,7 +222,7 @@ def test_an_insured_record_that_began_after_the_exclusion_clears_it(ctx):
         p.excluded_reason, p.excluded_at = "abroad", datetime(2026, 10, 1, 2)
     enroll(A, start=date(2027, 1, 1))
     enroll(B, start=date(2020, 1, 1))
-    result = run(year=2027, run_id=9)
+    result = run(year=2027, run_id=9, today=TODAY)
     assert (result["excluded"], result["insured"], result["resumed"]) == (1, 1, 1)
     back = db.session.scalar(select(Person).where(Person.id_number == A))
     db.session.refresh(back)
@@ -271,7 +242,7 @@ def test_the_comparison_region_of_a_run_is_the_persons_county(ctx):
     """Persons outside the region compared are not touched (nor their files carried)."""
     person(A, region="320902001001")  # Tinghu
     a_file(A, 2026, "assigned")
-    assert run(year=2027)["persons"] == 0
+    assert run(year=2027, today=TODAY)["persons"] == 0
     assert files_of(A) == [(2026, "assigned", None)]
 
 

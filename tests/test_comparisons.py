@@ -4,61 +4,14 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from portal.comparisons.operations import compare, months_before
+from portal.comparisons.operations import months_before
 from portal.extensions import db
-from portal.persons.idnumbers import check_character
-from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
-from portal.regions.models import Region
+from portal.persons.models import Enrollment, Person, PersonChange
+from tests.factories import COMPARED_ON as TODAY
+from tests.factories import COMPARED_YEAR as YEAR
+from tests.factories import enroll, file_of, make_id, person, run
 
-TODAY = date(2026, 11, 23)
-YEAR = 2026
-
-
-def make_id(birth: str, seq: int) -> str:
-    first17 = f"320923{birth}{seq:03d}"
-    return first17 + check_character(first17)
-
-
-def person(id_number, region="320923001001", in_register=True):
-    p = Person(
-        id_number=id_number,
-        name="测试",
-        sex="1",
-        birth_date=date(1980, 1, 1),
-        region_code=region,
-        in_register=in_register,
-    )
-    db.session.add(p)
-    return p
-
-
-def enroll(id_number, scheme="resident", status="normal", start=date(2026, 1, 1), end=None):
-    db.session.add(
-        Enrollment(
-            id_number=id_number,
-            scheme=scheme,
-            region_code="320923000000",
-            start_date=start,
-            end_date=end,
-            status=status,
-        )
-    )
-
-
-def run(region="320923000000", run_id=1):
-    db.session.flush()
-    return compare(db.session.get(Region, region), YEAR, run_id=run_id, user_id=None, today=TODAY)
-
-
-def file_of(id_number):
-    return db.session.scalar(
-        select(PersonFile)
-        .join(PersonFile.person)
-        .where(Person.id_number == id_number, PersonFile.year == YEAR)
-    )
-
-
-A, B, C, D, E = (make_id("19800101", n) for n in (11, 21, 31, 41, 51))
+A, B, C, D, E = (make_id(n, birth="19800101") for n in (11, 21, 31, 41, 51))
 
 
 def test_uninsured_get_files_insured_do_not(ctx):

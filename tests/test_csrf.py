@@ -4,9 +4,6 @@ The test app runs with WTF_CSRF_ENABLED=False; these tests switch it on (it is r
 and restore it afterwards.
 """
 
-import json
-from contextlib import contextmanager
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,19 +12,10 @@ from sqlalchemy import select
 from portal.accounts.models import LoginSession, User
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
+from tests.factories import csrf_on, form_token, header_token
 
 EXPIRED = "页面已过期"
 HTMX = {"HX-Request": "true"}
-
-
-@contextmanager
-def csrf_on(app):
-    saved = app.config["WTF_CSRF_ENABLED"]
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = saved
 
 
 @pytest.fixture
@@ -35,38 +23,6 @@ def csrf(app):
     with csrf_on(app):
         yield
     assert app.config["WTF_CSRF_ENABLED"] is False
-
-
-class _Page(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.body_attrs: dict | None = None
-        self.hidden: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "body":
-            self.body_attrs = attrs
-        if tag == "input" and attrs.get("type") == "hidden":
-            self.hidden[attrs.get("name")] = attrs.get("value")
-
-
-def parse(response) -> _Page:
-    page = _Page()
-    page.feed(response.get_data(as_text=True))
-    return page
-
-
-def form_token(response) -> str:
-    token = parse(response).hidden.get("csrf_token")
-    assert token, "the form has no csrf_token field"
-    return token
-
-
-def header_token(response) -> str:
-    attrs = parse(response).body_attrs
-    assert attrs is not None and "hx-headers" in attrs, "<body> has no hx-headers"
-    return json.loads(attrs["hx-headers"])["X-CSRFToken"]
 
 
 def credentials(**extra):

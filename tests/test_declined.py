@@ -13,8 +13,8 @@ from portal.tasks import queries
 from portal.timeutil import local_today
 from portal.visits.progress import progress_of
 from tests.desk_helpers import FUCHENG, user_id
+from tests.factories import create_task
 from tests.helpers import database
-from tests.tasks_helpers import create_task
 
 
 def names_in(html: str, marker: str) -> list[str]:

@@ -19,9 +19,9 @@ from portal.duplicates import service as svc
 from portal.duplicates.models import DuplicateCase, DuplicateFigures, DuplicateMember
 from portal.extensions import db
 from portal.jobs.models import Job
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Enrollment, Person, PersonChange
 from portal.years.selection import current_year
+from tests.factories import make_id
 
 FUNING, TINGHU, JIANHU = "320923000000", "320902000000", "320925000000"
 COMMUNITY = "320923001001"
@@ -38,8 +38,7 @@ ACCOUNTS = (
 
 
 def _id(n: int) -> str:
-    first17 = f"32092319880808{n:03d}"
-    return first17 + check_character(first17)
+    return make_id(n, birth="19880808")
 
 
 def _make_case(n: int = 1, *, year: int | None = None) -> dict:

@@ -12,9 +12,8 @@ from portal.duplicates.models import DuplicateCase, DuplicateMember
 from portal.extensions import db
 from portal.persons.models import Enrollment, Person
 from portal.years.periods import Calendar
+from tests.factories import latest_batch, make_id, run_jobs, upload_kind, workbook
 from tests.helpers import database, fetch
-from tests.test_import_insured import workbook
-from tests.test_imports import latest_batch, make_id, run_jobs, upload_kind
 
 YEAR = 2027
 FUNING = "320923000000"
@@ -72,7 +71,7 @@ def members(case: DuplicateCase) -> dict[int, tuple]:
     return {m.enrollment_id: (m.region_code, m.scheme, m.action) for m in rows}
 
 
-ID = [make_id("19800101", n) for n in range(1, 40)]
+ID = [make_id(n, birth="19800101") for n in range(1, 40)]
 
 
 @pytest.mark.parametrize(

@@ -333,7 +333,7 @@ def test_detection_and_decisions_keep_the_figures_exact(ctx):
     from portal.accounts.models import User
     from portal.duplicates import detect, service
     from portal.persons.models import Enrollment
-    from tests.test_comparisons import make_id, person
+    from tests.factories import make_id, person
 
     def record(number, place, scheme="resident", start=date(2026, 1, 1)):
         db.session.add(
@@ -346,7 +346,7 @@ def test_detection_and_decisions_keep_the_figures_exact(ctx):
             )
         )
 
-    numbers = [make_id("19900101", seq) for seq in range(1, 5)]
+    numbers = [make_id(seq, birth="19900101") for seq in range(1, 5)]
     for number, community in zip(numbers, PLACES[:4], strict=True):
         if community.startswith("320923"):
             person(number, region=community)

@@ -25,8 +25,8 @@ from portal.visits.codes import OUTCOMES
 from portal.visits.models import Visit, VisitEvidence
 from tests.desk_helpers import FUCHENG, file_of
 from tests.evidence_helpers import GPS_IFD, jpeg_bytes, png_bytes
+from tests.factories import create_task
 from tests.helpers import database, fetch
-from tests.tasks_helpers import create_task
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_proposal
 

@@ -12,10 +12,14 @@ from sqlalchemy import select
 from portal.comparisons.models import ComparisonRun
 from portal.persons import codes
 from portal.persons.models import Person, PersonFile
+from tests.factories import (
+    create_task,
+    key_population_workbook,
+    names_in_list,
+    run_jobs,
+    upload_kind,
+)
 from tests.helpers import database, fetch
-from tests.tasks_helpers import create_task
-from tests.test_imports import key_population_workbook, run_jobs, upload_kind
-from tests.test_tasks import names_in_list
 
 POVERTY = codes.KEY_POPULATION_BY_CODE["extreme_poverty"].bit
 
@@ -49,7 +53,7 @@ def test_a_key_population_import_and_an_edit_move_the_file_on_the_list(app, logi
 
 
 def test_the_comparison_opens_files_with_the_flag_of_their_persons(app, login):
-    from tests.test_imports import household_workbook, upload
+    from tests.factories import household_workbook, upload
 
     staff = login("fn_staff")
     upload(staff, household_workbook())

@@ -9,12 +9,11 @@ from sqlalchemy import func, select
 
 from portal.imports.models import ColumnMapping, ImportBatch
 from portal.persons.models import Person
+from tests.factories import make_id, run_jobs, upload_kind
 from tests.helpers import fetch
-from tests.test_import_parallel import forked  # noqa: F401 - the fixture
-from tests.test_imports import make_id, run_jobs, upload_kind
 
 HEADER = ["序号", "姓名", "公民身份号码", "所在网格", "联系电话"]
-IDS = [make_id("19800101", n) for n in range(11, 15)]
+IDS = [make_id(n, birth="19800101") for n in range(11, 15)]
 
 
 def grid_workbook(rows, header=HEADER) -> bytes:
@@ -159,7 +158,7 @@ def test_the_mapping_step_is_scoped_like_the_batch(app, login):
 def test_the_forked_readers_of_a_big_file_use_the_chosen_mapping(app, login, forked):  # noqa: F811
     """On PostgreSQL a big file is read by a loader and its readers: the refusal reaches the
     mapping step from the loader, and the mapping chosen reaches every reader."""
-    rows = [(n, f"人{n}", make_id("19700101", n), "320923001001", None) for n in range(1, 41)]
+    rows = [(n, f"人{n}", make_id(n, birth="19700101"), "320923001001", None) for n in range(1, 41)]
     client = login("fn_staff")
     first = upload_household(client, grid_workbook(rows))
     run_jobs(app)

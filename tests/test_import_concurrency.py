@@ -17,19 +17,15 @@ from portal.imports import operations as ops
 from portal.imports.models import ImportBatch
 from portal.jobs import queue
 from portal.jobs.models import Job
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Person, PersonChange
 from portal.regions.models import Region
+from tests.factories import make_id
 
 pytestmark = pytest.mark.no_db
 
 
 def ids(start: int, count: int) -> list[str]:
-    out = []
-    for n in range(start, start + count):
-        first17 = f"32092319850101{n:03d}"
-        out.append(first17 + check_character(first17))
-    return out
+    return [make_id(n, birth="19850101") for n in range(start, start + count)]
 
 
 def workbook(id_numbers: list[str]) -> io.BytesIO:

@@ -4,7 +4,7 @@ set-based within the uploader's scope, bad rows sent back with the reason, figur
 import io
 from datetime import date, timedelta
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from portal.extensions import db
@@ -12,8 +12,7 @@ from portal.imports.columns import E_CREDENTIAL, map_columns
 from portal.persons.models import Person, PersonChange
 from portal.stats import maintain
 from portal.stats.figures import region_figures
-from tests.helpers import database, fetch
-from tests.test_imports import (
+from tests.factories import (
     BAD_CHECK,
     GOOD,
     LOWER_X,
@@ -23,19 +22,11 @@ from tests.test_imports import (
     run_jobs,
     upload,
     upload_kind,
+    workbook,
 )
+from tests.helpers import database, fetch
 
 XINGFU = "320923001001"
-
-
-def activation_workbook(header, rows) -> bytes:
-    wb = Workbook()
-    wb.active.append(list(header))
-    for row in rows:
-        wb.active.append(list(row))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def activated(app, numbers) -> dict[str, bool]:
@@ -60,14 +51,14 @@ def test_the_list_marks_persons_on_file_and_sends_back_the_rest(app, login):
     rows = [
         ("2026-10-08", GOOD[0], "张一"),  # 2 ok
         (None, GOOD[1], None),  # 3 ok: no day, no name
-        ("2026/10/9", make_id("19600101", 99), "不在册"),  # 4 not on file
+        ("2026/10/9", make_id(99, birth="19600101"), "不在册"),  # 4 not on file
         (None, BAD_CHECK, "钱七"),  # 5 invalid ID number
         ("去年", LOWER_X, "李四"),  # 6 a day not understood
-        (tomorrow, make_id("19700101", 66), "周九"),  # 7 a day in the future
+        (tomorrow, make_id(66, birth="19700101"), "周九"),  # 7 a day in the future
         (None, GOOD[0], "张一"),  # 8 the same person again
     ]
-    workbook = activation_workbook(["电子凭证激活日期", "公民身份证号码", "人员姓名"], rows)
-    assert upload_kind(client, "e_credential", workbook, name="激活名单.xlsx").status_code == 302
+    content = workbook(["电子凭证激活日期", "公民身份证号码", "人员姓名"], rows)
+    assert upload_kind(client, "e_credential", content, name="激活名单.xlsx").status_code == 302
     run_jobs(app)
     batch = latest_batch(app)
     assert batch.state == "succeeded", batch.message
@@ -88,7 +79,7 @@ def test_the_list_marks_persons_on_file_and_sends_back_the_rest(app, login):
     )
     assert [c.changes for c in changes] == [{"e_credential": [False, True]}]
     # The same list again changes nothing (and takes nothing away).
-    again = activation_workbook(["身份证号", "激活日期"], [(GOOD[0], None), (GOOD[1], None)])
+    again = workbook(["身份证号", "激活日期"], [(GOOD[0], None), (GOOD[1], None)])
     upload_kind(client, "e_credential", again, name="再次.xlsx")
     run_jobs(app)
     batch = latest_batch(app)
@@ -97,7 +88,7 @@ def test_the_list_marks_persons_on_file_and_sends_back_the_rest(app, login):
 
 
 def test_persons_outside_the_scope_are_not_touched(app, login):
-    outside = make_id("19700101", 12, region="320902")
+    outside = make_id(12, birth="19700101", region="320902")
     with database(app) as session:
         session.add(
             Person(
@@ -112,8 +103,8 @@ def test_persons_outside_the_scope_are_not_touched(app, login):
     client = login("fn_staff")
     upload(client, household_workbook())
     run_jobs(app)
-    workbook = activation_workbook(["身份证号码"], [(outside,), (GOOD[0],)])
-    upload_kind(client, "e_credential", workbook, name="激活.xlsx")
+    content = workbook(["身份证号码"], [(outside,), (GOOD[0],)])
+    upload_kind(client, "e_credential", content, name="激活.xlsx")
     run_jobs(app)
     batch = latest_batch(app)
     assert (batch.updated, batch.rejected) == (1, 1), batch.message
@@ -131,8 +122,8 @@ def test_the_activation_rate_follows_the_list(app, login):
         )
         maintain.rebuild(session.connection())
         year = max(maintain.built_years(session.connection()))
-    workbook = activation_workbook(["身份证号码", "姓名"], [(GOOD[0], "张一"), (LOWER_X, "李四")])
-    upload_kind(client, "e_credential", workbook, name="激活.xlsx")
+    content = workbook(["身份证号码", "姓名"], [(GOOD[0], "张一"), (LOWER_X, "李四")])
+    upload_kind(client, "e_credential", content, name="激活.xlsx")
     run_jobs(app)
     with app.app_context():
         connection = db.session.connection()

@@ -4,26 +4,25 @@ vouched for by the importing region when the place lies outside the batch's scop
 records and persons; the person page shows where a person is insured; a record is seen by users
 holding the person or the insured place, nobody else."""
 
-import io
 from datetime import date
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from portal.comparisons.models import ComparisonRun
 from portal.demo import DemoAccount, seed_accounts
 from portal.imports.validation import insured_place, insured_row
 from portal.persons.models import Enrollment, Person, PersonFile
-from tests.helpers import database, fetch
-from tests.test_imports import (
+from tests.factories import (
     latest_batch,
     make_id,
     run_comparison,
     run_jobs,
     upload,
     upload_kind,
+    workbook,
 )
+from tests.helpers import database, fetch
 
 FUNING = "320923000000"
 XINGFU = "320923001001"  # a community of Fucheng street, Funing
@@ -34,28 +33,18 @@ TODAY = date.today()
 HEADER = ["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"]
 
 # The persons of the register.
-HOME = make_id("19800101", 101)  # insured in Funing
-TING = make_id("19810202", 102)  # insured in Tinghu
-NAN = make_id("19820303", 103)  # insured in Nanjing, named otherwise in the extract
-SHA = make_id("19830404", 104)  # insured in Shanghai
-ENDED = make_id("19840505", 105)  # terminated two years ago
-PAUSED = make_id("19850606", 106)  # suspended employee record
-NONE = make_id("19860707", 107)  # no record at all
-SPACED = make_id("19870808", 108)  # named with a full-width space in the extract: the same name
-PLAIN = [make_id("19900101", 110 + n) for n in range(10)]  # insured in Funing
-OUTSIDER = make_id("19700101", 199, region="341221")  # on no list of Funing
+HOME = make_id(101, birth="19800101")  # insured in Funing
+TING = make_id(102, birth="19810202")  # insured in Tinghu
+NAN = make_id(103, birth="19820303")  # insured in Nanjing, named otherwise in the extract
+SHA = make_id(104, birth="19830404")  # insured in Shanghai
+ENDED = make_id(105, birth="19840505")  # terminated two years ago
+PAUSED = make_id(106, birth="19850606")  # suspended employee record
+NONE = make_id(107, birth="19860707")  # no record at all
+SPACED = make_id(108, birth="19870808")  # named with a full-width space in the extract: same name
+PLAIN = [make_id(110 + n, birth="19900101") for n in range(10)]  # insured in Funing
+OUTSIDER = make_id(199, birth="19700101", region="341221")  # on no list of Funing
 REGISTER = {HOME: "王一", TING: "王二", NAN: "张三", SHA: "王四", ENDED: "王五", PAUSED: "王六"}
 REGISTER |= {NONE: "王七", SPACED: "李四"} | {id_: f"赵{n}" for n, id_ in enumerate(PLAIN)}
-
-
-def workbook(header, rows) -> bytes:
-    wb = Workbook()
-    wb.active.append(header)
-    for row in rows:
-        wb.active.append(list(row))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def register() -> bytes:

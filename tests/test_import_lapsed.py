@@ -13,8 +13,7 @@ from portal.comparisons.operations import months_before
 from portal.imports.validation import lapsed_row, month_end, stop_date
 from portal.persons.codes import KEY_POPULATION_BY_CODE
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
-from tests.helpers import database, fetch
-from tests.test_imports import (
+from tests.factories import (
     FULLWIDTH,
     GOOD,
     LOWER_X,
@@ -28,9 +27,10 @@ from tests.test_imports import (
     upload,
     upload_kind,
 )
+from tests.helpers import database, fetch
 
 LAPSED_BIT = KEY_POPULATION_BY_CODE["lapsed_payer"].bit
-NOT_ON_FILE = make_id("19820303", 41, region="341221")
+NOT_ON_FILE = make_id(41, birth="19820303", region="341221")
 TODAY = date.today()
 LONG_AGO = months_before(TODAY, 5)  # more than 3 months: a lapsed file
 RECENTLY = months_before(TODAY, 1)  # within the 3-month grace: no file yet

@@ -7,12 +7,10 @@ that it did. The outcome must be exactly the one-process outcome (tests/test_imp
 """
 
 import io
-import os
 import pickle
 import threading
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -21,42 +19,17 @@ from sqlalchemy import func, select, text
 from portal.extensions import db
 from portal.imports import apply, kinds, loader, parallel
 from portal.persons.models import Person
-from tests.helpers import fetch
-from tests.test_imports import (
+from tests.factories import (
     EXPECTED_REJECTIONS,
     GOOD,
+    child_processes,
     household_workbook,
     latest_batch,
     make_id,
     run_jobs,
     upload,
 )
-
-
-@pytest.fixture
-def forked(app, is_postgres, monkeypatch):
-    """Imports of 1 row or more go through the loader and two readers, each handing its rows
-    over in files of 3 lines; lists, per import, how many bands were read ("started" if reading
-    failed)."""
-    if not is_postgres:
-        pytest.skip("forked readers stage into PostgreSQL only; SQLite imports in one process")
-    app.config["IMPORT_PARALLEL_MIN_ROWS"] = 1
-    monkeypatch.setattr(parallel, "CHUNK_LINES", 3)
-    monkeypatch.setattr(parallel, "cores", lambda: 2)
-    # The suite may run other threads (the browser tests' live server); these readers touch
-    # none of their locks. test_no_fork_beside_another_thread checks the guard itself.
-    monkeypatch.setattr(parallel, "alone", lambda: True)
-    runs = []
-    original = loader.Loader.stage
-
-    def counted(self, *args, **kwargs):
-        runs.append("started")
-        staged = original(self, *args, **kwargs)
-        runs[-1] = self.flags[loader.BANDS]  # how many readers read it
-        return staged
-
-    monkeypatch.setattr(loader.Loader, "stage", counted)
-    return runs
+from tests.helpers import fetch
 
 
 def test_the_trap_workbook_gives_the_same_counts_and_errors(app, login, forked):
@@ -86,7 +59,7 @@ def _long_workbook(ids: list[str]) -> bytes:
 
 
 def test_the_same_person_in_both_halves_is_refused_once(app, login, forked):
-    ids = [make_id("19500101", n) for n in range(1, 41)]
+    ids = [make_id(n, birth="19500101") for n in range(1, 41)]
     ids[-1] = ids[0]  # row 41 repeats row 2: they fall in different readers' bands
     client = login("fn_staff")
     upload(client, _long_workbook(ids))
@@ -164,7 +137,7 @@ def test_a_person_in_three_bands_keeps_the_first_row(tmp_path):
 
 
 def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, forked, monkeypatch):
-    before = _children()
+    before = child_processes()
     household = kinds.IMPORTERS["household"]
 
     def validate(values, context):
@@ -183,7 +156,7 @@ def test_a_reader_that_fails_fails_the_batch_and_leaves_nothing(app, login, fork
     assert forked == ["started"]
     assert batch.state == "failed"
     assert fetch(app, select(func.count()).select_from(Person)) == [0]
-    assert _children() == before  # the loader and the other reader were stopped
+    assert child_processes() == before  # the loader and the other reader were stopped
 
 
 def test_no_fork_beside_another_thread(app, is_postgres, tmp_path, monkeypatch):
@@ -211,14 +184,6 @@ def test_no_fork_beside_another_thread(app, is_postgres, tmp_path, monkeypatch):
         other.join()
 
 
-def _children() -> set[int]:
-    """This process's child processes still alive or unreaped (Linux)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found |= {int(pid) for pid in (task / "children").read_text().split()}
-    return found
-
-
 def _import_sheet(app, login, rows, far_cell: str | None = None):
     """Import a workbook of `rows` as the Funing staff; the batch."""
     wb = Workbook()
@@ -236,14 +201,14 @@ def _import_sheet(app, login, rows, far_cell: str | None = None):
 def test_a_far_apart_cell_is_refused_while_the_loader_parses(app, login, forked):
     """The check runs beside the loader: a sheet that would make calamine allocate 550 GB is
     refused with the check's message, the loader (which may have aborted) is gone."""
-    before = _children()
+    before = child_processes()
     rows = [["姓名", "公民身份号码", "村（社区）代码"], ["张三", GOOD[0], "320923001001"]]
     batch = _import_sheet(app, login, rows, far_cell="XFD1048576")
     assert forked == ["started"]
     assert batch.state == "failed"
     assert "数据范围过大" in batch.message
     assert fetch(app, select(func.count()).select_from(Person)) == [0]
-    assert _children() == before
+    assert child_processes() == before
 
 
 def test_a_missing_column_found_by_the_loader_fails_the_batch_with_its_message(app, login, forked):
@@ -254,8 +219,8 @@ def test_a_missing_column_found_by_the_loader_fails_the_batch_with_its_message(a
 
 
 def test_no_reader_is_left_behind(app, login, forked):
-    before = _children()
+    before = child_processes()
     upload(login("fn_staff"), household_workbook())
     run_jobs(app)
     assert latest_batch(app).state == "succeeded"
-    assert _children() == before
+    assert child_processes() == before

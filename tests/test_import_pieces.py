@@ -18,9 +18,8 @@ from sqlalchemy import func, select
 
 from portal.imports import kinds, pieces, reading
 from portal.persons.models import Person
+from tests.factories import child_processes, latest_batch, make_id, run_jobs, upload
 from tests.helpers import database, fetch
-from tests.test_import_parallel import _children, forked  # noqa: F401 - a fixture
-from tests.test_imports import latest_batch, make_id, run_jobs, upload
 
 HOUSEHOLD = kinds.IMPORTERS["household"].list_kind
 HEADER = ["序号", "姓名", "公民身份号码", "联系电话", "村（社区）代码", "现住址"]
@@ -55,7 +54,7 @@ def _workbook(rows, *, write_only=False, merges=(), before=None) -> bytes:
 
 def _people(count: int) -> list[list]:
     return [
-        [n, f"人{n}", make_id("19600101", n), None, "320923001001", f"幸福路{n}号"]
+        [n, f"人{n}", make_id(n, birth="19600101"), None, "320923001001", f"幸福路{n}号"]
         for n in range(1, count + 1)
     ]
 
@@ -157,11 +156,11 @@ def cuts(monkeypatch, tmp_path):
 def test_an_import_through_pieces_counts_and_refuses_as_in_one_process(
     app,
     login,
-    forked,  # noqa: F811 - the fixture
+    forked,
     cuts,
 ):
-    before = _children()
-    outsider = make_id("19450101", 999, region="320902")
+    before = child_processes()
+    outsider = make_id(999, birth="19450101", region="320902")
     client = login("fn_staff")
     upload(client, _big_register(app, outsider))
     run_jobs(app)
@@ -176,19 +175,19 @@ def test_an_import_through_pieces_counts_and_refuses_as_in_one_process(
     assert "与本文件第20行是同一人" in got[1][1]
     assert "校验位错误" in got[2][1]
     assert fetch(app, select(func.count()).select_from(Person)) == [198]
-    assert _children() == before
+    assert child_processes() == before
 
 
 def test_a_list_on_another_sheet_is_read_whole_from_the_first_piece(
     app,
     login,
-    forked,  # noqa: F811 - the fixture
+    forked,
     cuts,
 ):
     """The biggest sheet is cut, but the list is on a smaller sheet before it: the pieces'
     readers leave and the loader reads the list from piece 0, which holds that sheet whole."""
-    before = _children()
-    ids = [make_id("19700101", n) for n in range(1, 4)]
+    before = child_processes()
+    ids = [make_id(n, birth="19700101") for n in range(1, 4)]
     listing = [HEADER, *[[n, f"甲{n}", i, None, "320923001001", None] for n, i in enumerate(ids)]]
     wb = Workbook()
     wb.active.title = "名单"
@@ -206,17 +205,17 @@ def test_a_list_on_another_sheet_is_read_whole_from_the_first_piece(
     assert cuts() == ["说明"] and forked == [2]  # read by two readers of the sheet
     assert batch.state == "succeeded", batch.message
     assert (batch.rows_read, batch.created) == (3, 3)
-    assert _children() == before
+    assert child_processes() == before
 
 
 def test_a_piece_that_cannot_be_parsed_fails_the_batch_and_leaves_nothing(
     app,
     login,
-    forked,  # noqa: F811 - the fixture
+    forked,
     cuts,
     monkeypatch,
 ):
-    before = _children()
+    before = child_processes()
 
     def parse_sheet(path, name):
         raise ValueError("broken piece")
@@ -229,4 +228,4 @@ def test_a_piece_that_cannot_be_parsed_fails_the_batch_and_leaves_nothing(
     assert batch.state == "failed"
     assert "数据未作任何修改" in batch.message
     assert fetch(app, select(func.count()).select_from(Person)) == [0]
-    assert _children() == before
+    assert child_processes() == before

@@ -21,7 +21,7 @@ from portal.imports.columns import map_columns
 from portal.imports.kinds import Context
 from portal.imports.reading import Table
 from portal.imports.validation import RegionResolver
-from tests.test_imports import make_id
+from tests.factories import make_id
 
 TODAY = date(2026, 11, 23)
 HOUSEHOLD = kinds.IMPORTERS["household"]
@@ -38,7 +38,8 @@ HEADER = [
 ]
 
 BIRTHS = ("19800101", "19900215", "20000229", "19491231")
-IDS = [make_id(birth, n) for birth in BIRTHS for n in (1, 2, 7)]  # a small pool: duplicates occur
+# A small pool: duplicates occur.
+IDS = [make_id(n, birth=birth) for birth in BIRTHS for n in (1, 2, 7)]
 OTHER_IDS = [
     IDS[0].lower().replace("X", "x"),
     f" {IDS[1]} ",
@@ -184,7 +185,7 @@ def test_clean_rows_take_the_plain_way(context, monkeypatch):
     accepted = _counting(monkeypatch)
     importer = kinds.IMPORTERS["household"]
     rows = [
-        [float(n), f"人{n}", make_id("19800101", n), "男" if n % 2 else "", "", "13812345678",
+        [float(n), f"人{n}", make_id(n, birth="19800101"), "男" if n % 2 else "", "", "13812345678",
          "320923001001", "", f"幸福路{n}号"]
         for n in range(1, 201)
     ]  # fmt: skip
@@ -198,7 +199,7 @@ def test_clean_rows_take_the_plain_way(context, monkeypatch):
         (12, "性别「女」与身份"),
         (22, "与本文件第6行是"),
     ]
-    fields = ["2", make_id("19800101", 1), "人1", "1", "1980-01-01", "13812345678"]
+    fields = ["2", make_id(1, birth="19800101"), "人1", "1", "1980-01-01", "13812345678"]
     assert lines[0] == "\t".join([*fields, "320923001001", "\\N", "幸福路1号"]) + "\n"
     assert (lines, refused, seen) == _read(importer, table, context, general=True)[:3]
 

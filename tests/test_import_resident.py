@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from portal.comparisons.models import ComparisonRun
 from portal.persons.models import Person, PersonFile
-from tests.helpers import database, fetch
-from tests.test_imports import (
+from tests.factories import (
     BAD_CHECK,
     GOOD,
     household_workbook,
@@ -20,10 +19,11 @@ from tests.test_imports import (
     upload,
     upload_kind,
 )
+from tests.helpers import database, fetch
 
-MIGRANT = make_id("19850505", 11, region="341221")  # registered in Anhui, lives in Funing
-OUTSIDER = make_id("19720707", 21, region="320902")  # managed by Tinghu district
-UNLISTED = make_id("19790909", 31)  # on file in Funing, on neither list
+MIGRANT = make_id(11, birth="19850505", region="341221")  # registered in Anhui, lives in Funing
+OUTSIDER = make_id(21, birth="19720707", region="320902")  # managed by Tinghu district
+UNLISTED = make_id(31, birth="19790909")  # on file in Funing, on neither list
 
 
 def resident_workbook() -> bytes:
@@ -36,7 +36,7 @@ def resident_workbook() -> bytes:
         (2, "张二", GOOD[1], None, "320923001002", None),  # 4 already lives where registered
         (3, "外来", MIGRANT, "13912345678", "兴阜居委会", None),  # 5 not in the register
         (4, "钱七", BAD_CHECK, None, "320923001001", None),  # 6 wrong check digit
-        (5, "周九", make_id("19700101", 66), None, "320902001001", None),  # 7 out of scope
+        (5, "周九", make_id(66, birth="19700101"), None, "320902001001", None),  # 7 out of scope
         (6, "外来", MIGRANT, None, "320923001001", None),  # 8 duplicate of row 5
         (7, "亭湖人", OUTSIDER, None, "320923001001", None),  # 9 moved here from Tinghu
     ]
@@ -190,7 +190,7 @@ def test_the_resident_list_from_the_command_line(app, tmp_path):
 
 
 def test_an_empty_phone_keeps_ours_but_hands_over_nothing_another_region_recorded(app, login):
-    ours, theirs = make_id("19660606", 41), make_id("19660606", 51, region="320902")
+    ours, theirs = make_id(41, birth="19660606"), make_id(51, birth="19660606", region="320902")
     _on_file(app, ours, "320923001001", in_register=True, phone="13800000041", address="阜城1号")
     _on_file(app, theirs, "320902001001", in_register=True, phone="13800000051", address="亭湖1号")
     wb = Workbook()

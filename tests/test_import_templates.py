@@ -12,8 +12,8 @@ from portal.imports.kinds import IMPORTERS
 from portal.imports.models import ImportBatch
 from portal.persons.codes import KEY_POPULATIONS
 from portal.persons.idnumbers import normalize_id_number
+from tests.factories import run_jobs, upload_kind
 from tests.helpers import fetch
-from tests.test_imports import run_jobs, upload_kind
 
 KINDS = list(IMPORTERS)
 

@@ -8,114 +8,24 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from portal.imports.models import ImportBatch
-from portal.jobs import queue
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Person
+from tests.factories import (
+    EXPECTED_REJECTIONS,
+    FULLWIDTH,
+    GOOD,
+    LOWER_X,
+    SPACED,
+    household_workbook,
+    insured_workbook,
+    key_population_workbook,
+    latest_batch,
+    make_id,
+    run_comparison,
+    run_jobs,
+    upload,
+    upload_kind,
+)
 from tests.helpers import fetch
-
-
-def make_id(birth: str, seq: int, region: str = "320923") -> str:
-    first17 = f"{region}{birth}{seq:03d}"
-    return first17 + check_character(first17)
-
-
-GOOD = [make_id("19800101", 11), make_id("19900215", 22), make_id("20010310", 33)]
-LOWER_X = next(i for i in (make_id("19750505", n) for n in range(1, 200)) if i.endswith("X"))
-FULLWIDTH = make_id("19660606", 44)
-SPACED = make_id("19880808", 55)
-BAD_CHECK = GOOD[0][:17] + ("1" if GOOD[0][17] != "1" else "2")
-BAD_DATE = "320923" + "19990231" + "123"
-BAD_DATE += check_character(BAD_DATE)
-
-
-def household_workbook() -> bytes:
-    """A workbook with every trap of a real office list."""
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["阜宁县户籍人口花名册"])
-    ws.merge_cells("A1:F1")
-    ws.append(["填报单位：阜城街道", None, None, None, "单位：人"])
-    ws.append([])
-    ws.append(["序号", "姓名", "公民身份号码", "联系电话", "村（社区）代码", "现住址"])  # row 4
-    rows = [
-        (1, "张一", GOOD[0], "13812345678", "320923001001", "兴阜1号"),  # 5 ok
-        (2, "张二", GOOD[1], None, "新盛居委会", None),  # 6 ok (community by name)
-        (3, "张三", float(GOOD[2]), None, "320923001001", None),  # 7 numeric ID
-        (4, "李四", LOWER_X.lower(), None, "320923001001", None),  # 8 ok lowercase x
-        (
-            5,
-            "王五",
-            FULLWIDTH.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
-            None,
-            "320923001001",
-            None,
-        ),  # 9 ok full-width
-        (
-            6,
-            "赵六",
-            " ".join([SPACED[:6], SPACED[6:14], SPACED[14:]]),
-            None,
-            "320923001001",
-            None,
-        ),  # 10 ok spaces
-    ]
-    for r in rows:
-        ws.append(list(r))
-    ws.append([])  # 11 blank row inside the data
-    more = [
-        (7, "钱七", BAD_CHECK, None, "320923001001", None),  # 12 bad check
-        (8, "孙八", BAD_DATE, None, "320923001001", None),  # 13 impossible date
-        (9, "张一", GOOD[0], None, "320923001001", None),  # 14 duplicate of row 5
-        (10, "周九", make_id("19700101", 66), None, "320902001001", None),  # 15 out of scope
-        (11, None, make_id("19700101", 77), None, "320923001001", None),  # 16 missing name
-        (12, "吴十", make_id("19700101", 88), "12345", "320923001001", None),  # 17 bad phone
-    ]
-    for r in more:
-        ws.append(list(r))
-    ws.append(["合计", None, None, None, None, None])  # 18 total row
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def upload(client, content: bytes, name="户籍人口.xlsx", region="320923000000"):
-    return client.post(
-        "/imports/",
-        data={"kind": "household", "region": region, "file": (io.BytesIO(content), name)},
-        content_type="multipart/form-data",
-    )
-
-
-def run_jobs(app):
-    with app.app_context():
-        while queue.run_one("test"):
-            pass
-
-
-def run_comparison(client, app, region="320923000000", **fields):
-    """Run the comparison of a region for the current insurance year from the page."""
-    from portal.years.selection import current_year
-
-    with app.app_context():
-        year = current_year()
-    response = client.post("/comparisons/", data={"region": region, "year": str(year), **fields})
-    run_jobs(app)
-    return response
-
-
-def latest_batch(app) -> ImportBatch:
-    return fetch(app, select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))[0]
-
-
-EXPECTED_REJECTIONS = [
-    (7, "数字"),
-    (12, "校验位错误"),
-    (13, "不是有效日期"),
-    (14, "与本文件第5行是同一人"),
-    (15, "不在您的管辖范围内"),
-    (16, "缺少姓名"),
-    (17, "不是有效的手机号"),
-]
 
 
 def test_a_household_workbook_with_every_trap(app, login):
@@ -250,26 +160,6 @@ def test_birth_date_and_sex_come_from_the_id(app, login):
     assert person.sex == "2"  # the 17th digit, 2, is even: a woman
 
 
-def insured_workbook(rows) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["参保人员明细"])
-    ws.append(["姓名", "证件号码", "险种类型", "参保地", "参保日期", "终止日期", "参保状态"])
-    for r in rows:
-        ws.append(list(r))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def upload_kind(client, kind, content, name="参保人员.xlsx", region="320923000000"):
-    return client.post(
-        "/imports/",
-        data={"kind": kind, "region": region, "file": (io.BytesIO(content), name)},
-        content_type="multipart/form-data",
-    )
-
-
 def test_insured_extract_becomes_enrollment_records(app, login):
     from portal.persons.models import Enrollment
 
@@ -371,16 +261,6 @@ def test_the_demo_samples_import_and_compare_as_the_readme_says(app, login, tmp_
         assert duplicate_figures.differences(db.session.connection(), year) == {}
 
 
-def key_population_workbook(rows) -> bytes:
-    wb = Workbook()
-    wb.active.append(["姓名", "身份证号码", "人员类别"])
-    for r in rows:
-        wb.active.append(list(r))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
 def test_key_population_list_flags_persons_already_on_file(app, login):
     from portal.persons.codes import KEY_POPULATION_BY_CODE as KP
 
@@ -390,7 +270,7 @@ def test_key_population_list_flags_persons_already_on_file(app, login):
     rows = [
         ("张一", GOOD[0], "低保户、重度残疾"),
         ("张二", GOOD[1], "特困供养人员"),
-        ("不在册", make_id("19600101", 99), "低保"),
+        ("不在册", make_id(99, birth="19600101"), "低保"),
         ("李四", LOWER_X, "会员"),
     ]
     upload_kind(client, "key_population", key_population_workbook(rows), name="重点人群.xlsx")

@@ -19,6 +19,7 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.jobs import queue
 from portal.jobs.models import Job
+from tests.jobs_helpers import rename
 
 pytestmark = pytest.mark.no_db
 
@@ -68,12 +69,6 @@ def _name(app) -> str:
         return db.session.scalar(select(User.display_name).where(User.username == "fc_grid1"))
 
 
-def _rename(job, progress):
-    user = db.session.scalar(select(User).where(User.username == "fc_grid1"))
-    user.display_name = job.payload["name"]
-    db.session.flush()
-
-
 def _threads(*targets) -> None:
     threads = [threading.Thread(target=t) for t in targets]
     for t in threads:
@@ -113,7 +108,7 @@ def test_the_reaper_never_fails_a_live_job_even_with_a_stale_heartbeat(app, jobs
     started, release, failures, reaped = threading.Event(), threading.Event(), [], []
 
     def slow(job, progress):
-        _rename(job, progress)
+        rename(job, progress)
         started.set()
         assert release.wait(30)
         return "完成"
@@ -150,7 +145,7 @@ import os, sys
 from portal import create_app
 from portal.extensions import db
 from portal.jobs import queue
-from tests.test_jobs_concurrency import _rename
+from tests.jobs_helpers import rename
 
 app = create_app(
     {"TESTING": True, "JOBS_IN_PROCESS": False, "SQLALCHEMY_DATABASE_URI": sys.argv[1],
@@ -159,7 +154,7 @@ app = create_app(
 
 @queue.job_kind("die")
 def die(job, progress):
-    _rename(job, progress)
+    rename(job, progress)
     progress(1, 2, "写了一半", force=True)
     os._exit(9)  # the process dies in the middle of the job's transaction
 
@@ -199,7 +194,7 @@ def test_running_a_job_another_worker_holds_waits_for_it_and_says_so(app, jobs, 
     started, release = threading.Event(), threading.Event()
 
     def slow(job, progress):
-        _rename(job, progress)
+        rename(job, progress)
         started.set()
         assert release.wait(30)
         return "别人完成"

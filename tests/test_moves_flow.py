@@ -14,14 +14,14 @@ from portal.persons.models import FileMove, Person, PersonChange, PersonFile
 from portal.timeutil import local_today
 from portal.years.periods import Calendar
 from tests.desk_helpers import FUCHENG, WUTAN, WUTAN_STREET, XINGFU, XINSHENG
+from tests.factories import latest_batch, make_id, run_jobs, upload, upload_kind
 from tests.helpers import database, fetch
-from tests.test_imports import latest_batch, make_id, run_jobs, upload, upload_kind
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file, make_worker, make_proposal
 
 YEAR = Calendar().current_year(local_today())  # the insurance year the pages show by default
-MOVER = make_id("19810303", 71)
-STAYER = make_id("19820404", 72)
+MOVER = make_id(71, birth="19810303")
+STAYER = make_id(72, birth="19820404")
 TINGHU = "320902001001"  # a community of Tinghu district, another county of Yancheng
 TINGHU_TOWNSHIP = "320902001000"
 FULL_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
@@ -233,7 +233,7 @@ def test_a_register_of_another_county_takes_the_person_and_the_file(app, login):
 
 
 def test_a_register_moving_many_persons_moves_their_files_in_a_few_statements(app, login):
-    many = [make_id("19700101", n, region="320923") for n in range(100, 140)]
+    many = [make_id(n, birth="19700101", region="320923") for n in range(100, 140)]
     client = login("fn_staff")
     register(client, app, [(f"批量{n}", id_number, XINGFU) for n, id_number in enumerate(many)])
     with database(app) as session:

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.test_persons import XINGFU, YEAR, create_person
+from tests.factories import XINGFU, YEAR, create_person
 
 HTMX = {"HX-Request": "true"}
 URL_ATTRIBUTES = {"href", "src", "action", "hx-get", "hx-post", "hx-push-url", "hx-replace-url"}

@@ -1,7 +1,6 @@
 """Exporting the person list: the filtered rows, masked unless allowed, audited, injection-safe."""
 
 import io
-import itertools
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -15,22 +14,8 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.persons import codes
 from portal.persons import export as person_export
+from tests.factories import FULL_ID, FULL_MOBILE, WUTAN, XINGFU, XINSHENG, YEAR
 from tests.helpers import database, fetch
-from tests.test_persons import (
-    FULL_ID,
-    FULL_MOBILE,
-    WUTAN,
-    XINGFU,
-    XINSHENG,
-    YEAR,
-    create_person,
-)
-
-
-@pytest.fixture
-def make_person(app):
-    numbers = itertools.count(100)
-    return lambda *args, **kw: create_person(app, next(numbers), *args, **kw)
 
 
 @pytest.fixture
@@ -249,7 +234,7 @@ def test_the_purpose_is_in_the_audit_record(app, login, crowd):
 
 
 def test_an_export_without_the_csrf_token_is_refused(app, login, crowd):
-    from tests.test_csrf import csrf_on, form_token
+    from tests.factories import csrf_on, form_token
 
     client = login("fc_supervisor")
     with csrf_on(app):

@@ -1,8 +1,6 @@
 """The person pages: scoped list and detail, filters, masking, reveal, optimistic-locking edit."""
 
-import itertools
 import re
-from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -13,71 +11,9 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.persons import codes
 from portal.persons import operations as ops
-from portal.persons.idnumbers import birth_date, check_character, sex
-from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
+from portal.persons.models import Enrollment, Person, PersonChange
+from tests.factories import FULL_ID, FULL_MOBILE, WUTAN, XINGFU, XINSHENG, YEAR
 from tests.helpers import account, database, fetch
-
-YEAR = date.today().year
-# A full ID number or a full mobile number anywhere in a page (not inside a longer number).
-FULL_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-FULL_MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
-
-XINGFU = "320923001001"  # 兴阜居委会, Fucheng street (fc_grid1's community)
-XINSHENG = "320923001002"  # 新盛居委会, Fucheng street (fc_grid2's community)
-WUTAN = "320923002001"  # Wutan street, beside Fucheng
-
-
-def make_id(birth: str, seq: int, region: str = "320923") -> str:
-    first17 = f"{region}{birth}{seq:03d}"
-    return first17 + check_character(first17)
-
-
-@dataclass
-class Made:
-    id: int
-    id_number: str
-    phone: str | None
-    name: str
-
-
-def create_person(app, seq, name, region=XINGFU, *, phone=None, files=(), birth="19800101", **kw):
-    """Insert a person and their files ([(year, state, assignee username or None, reason)])."""
-    id_number = make_id(birth, seq)
-    with database(app) as session:
-        person = Person(
-            id_number=id_number,
-            name=name,
-            sex=sex(id_number),
-            birth_date=birth_date(id_number),
-            phone=phone,
-            region_code=region,
-            **kw,
-        )
-        session.add(person)
-        session.flush()
-        for year, state, assignee, reason in files:
-            assignee_id = None
-            if assignee:
-                assignee_id = session.scalar(select(User.id).where(User.username == assignee))
-            session.add(
-                PersonFile(
-                    person_id=person.id,
-                    region_code=region,
-                    year=year,
-                    file_number=f"{year}-{region}-{person.id}",
-                    state=state,
-                    assignee_id=assignee_id,
-                    reason_code=reason,
-                )
-            )
-        return Made(person.id, id_number, phone, name)
-
-
-@pytest.fixture
-def make_person(app):
-    """make_person(name, region, phone=…, files=…, **columns) → Made."""
-    numbers = itertools.count(100)
-    return lambda *args, **kw: create_person(app, next(numbers), *args, **kw)
 
 
 @pytest.fixture
@@ -186,7 +122,7 @@ def test_the_community_choices_are_those_of_the_scope(login, people):
 
 
 def test_persons_imported_by_the_county_are_listed_for_the_supervisor(app, login):
-    from tests.test_imports import GOOD, household_workbook, run_jobs, upload
+    from tests.factories import GOOD, household_workbook, run_jobs, upload
 
     assert upload(login("fn_staff"), household_workbook()).status_code == 302
     run_jobs(app)
@@ -198,7 +134,7 @@ def test_persons_imported_by_the_county_are_listed_for_the_supervisor(app, login
 
 
 def test_the_history_shows_the_import_that_created_a_person_once(app, login):
-    from tests.test_imports import GOOD, household_workbook, run_jobs, upload
+    from tests.factories import GOOD, household_workbook, run_jobs, upload
 
     upload(login("fn_staff"), household_workbook())
     run_jobs(app)

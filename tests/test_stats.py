@@ -22,15 +22,18 @@ from portal.stats.figures import child_figures, region_figures
 from portal.visits import operations as visit_ops
 from portal.visits import review
 from portal.visits.models import Visit
-from tests.test_comparisons import YEAR, enroll, make_id, person, run
-from tests.test_import_e_credential import activation_workbook
-from tests.test_imports import (
+from tests.factories import COMPARED_YEAR as YEAR
+from tests.factories import (
+    enroll,
     insured_workbook,
     key_population_workbook,
+    make_id,
+    person,
+    run,
     run_jobs,
     upload_kind,
+    workbook,
 )
-from tests.test_imports import make_id as import_id
 
 pytest_plugins = ["tests.desk_fixtures"]  # make_file
 
@@ -55,9 +58,9 @@ def assert_exact(year: int) -> None:
 
 def test_a_comparison_keeps_the_figures_exact(ctx):
     for i in range(5):
-        person(make_id("19800101", i))
-    person(make_id("19800101", 9), region="320923002001")
-    enroll(make_id("19800101", 0))
+        person(make_id(i, birth="19800101"))
+    person(make_id(9, birth="19800101"), region="320923002001")
+    enroll(make_id(0, birth="19800101"))
     run()
     assert YEAR in maintain.built_years(db.session.connection())
     assert_exact(YEAR)
@@ -86,18 +89,7 @@ _serial = itertools.count(1)
 
 
 def household_workbook(rows) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["姓名", "公民身份号码", "村（社区）代码"])
-    for row in rows:
-        ws.append(list(row))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return workbook(["姓名", "公民身份号码", "村（社区）代码"], rows)
 
 
 def _user(name: str) -> User:
@@ -120,7 +112,7 @@ def step_household(app, client, data):
         rows.append(
             (
                 f"人{n}",
-                import_id(f"19{50 + n // 900 % 49}0101", n % 900 + 1),
+                make_id(n % 900 + 1, birth=f"19{50 + n // 900 % 49}0101"),
                 data.draw(st.sampled_from(COMMUNITIES)),
             )
         )
@@ -142,7 +134,7 @@ def step_resident(app, client, data):
     index, community, new_community = data.draw(
         st.tuples(st.integers(0, 10**6), st.sampled_from(COMMUNITIES), st.sampled_from(COMMUNITIES))
     )
-    rows = [(f"住{n}", import_id(f"19{50 + n // 900 % 49}0202", n % 900 + 1), new_community)]
+    rows = [(f"住{n}", make_id(n % 900 + 1, birth=f"19{50 + n // 900 % 49}0202"), new_community)]
     with app.test_request_context():
         known = [(p.name, p.id_number) for p in _persons()]
     if known:
@@ -166,8 +158,8 @@ def step_key_population(app, client, data):
     if not known:
         return
     rows = sorted({known[n % len(known)]: group for n, group in picks}.items())
-    workbook = key_population_workbook([(name, number, group) for (name, number), group in rows])
-    upload_kind(client, "key_population", workbook, name=f"重点{next(_serial)}.xlsx")
+    content = key_population_workbook([(name, number, group) for (name, number), group in rows])
+    upload_kind(client, "key_population", content, name=f"重点{next(_serial)}.xlsx")
     run_jobs(app)
 
 
@@ -206,9 +198,9 @@ def step_e_credential(app, client, data):
         return
     numbers = sorted({known[n % len(known)] for n in picks})
     rows = [(number, None, "2026-10-08") for number in numbers]
-    rows.append((import_id("19300101", next(_serial) % 900 + 1), "无此人", None))
-    workbook = activation_workbook(["身份证号码", "姓名", "激活日期"], rows)
-    upload_kind(client, "e_credential", workbook, name=f"激活{next(_serial)}.xlsx")
+    rows.append((make_id(next(_serial) % 900 + 1, birth="19300101"), "无此人", None))
+    content = workbook(["身份证号码", "姓名", "激活日期"], rows)
+    upload_kind(client, "e_credential", content, name=f"激活{next(_serial)}.xlsx")
     run_jobs(app)
 
 
@@ -423,7 +415,7 @@ def test_rebuild_and_verify_from_the_command_line(app):
     with app.app_context():
         db.session.add(
             Person(
-                id_number=make_id("19800202", 1),
+                id_number=make_id(1, birth="19800202"),
                 name="命令",
                 sex="1",
                 birth_date=date(1980, 2, 2),

@@ -14,13 +14,13 @@ from sqlalchemy import bindparam, select, text
 from portal.accounts.models import User
 from portal.comparisons.operations import compare
 from portal.extensions import db
-from portal.persons.idnumbers import check_character
 from portal.persons.models import Enrollment, Person, PersonFile
 from portal.regions.models import Region
 from portal.stats import activity, maintain
 from portal.stats.figures import region_figures
 from portal.timeutil import local_today
 from portal.visits import operations as visit_ops
+from tests.factories import make_id
 
 pytestmark = pytest.mark.no_db
 
@@ -31,8 +31,7 @@ VISITS = 24
 
 
 def _id(n: int) -> str:
-    first17 = f"32092319770303{n:03d}"
-    return first17 + check_character(first17)
+    return make_id(n, birth="19770303")
 
 
 def _setup(app) -> list[int]:

@@ -10,24 +10,19 @@ from portal.audit.models import AuditEvent
 from portal.persons import codes
 from portal.persons.models import PersonFile
 from portal.timeutil import local_today
-from tests.helpers import database, fetch
-from tests.tasks_helpers import (
+from tests.factories import (
     FULL_ID,
     FULL_MOBILE,
     WUTAN,
     XINGFU,
     XINSHENG,
     create_task,
+    names_in_list,
 )
+from tests.helpers import database, fetch
 
 GOV = codes.KEY_POPULATION_BY_CODE["extreme_poverty"].bit
 STUDENT = codes.KEY_POPULATION_BY_CODE["student"].bit  # a key population not paid by government
-
-
-def names_in_list(html: str) -> list[str]:
-    """The persons of the task list, in the order shown."""
-    listing = html.split('<ol class="tasks">', 1)[1].split("</ol>", 1)[0]
-    return re.findall(r"<b>([^<]+)</b>", listing)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from portal.stats import maintain
 from portal.stats.figures import region_figures
 from portal.visits.models import Visit
 from portal.years.selection import current_year
+from tests.factories import XINGFU, create_task, submit
 from tests.helpers import database, fetch
-from tests.tasks_helpers import XINGFU, create_task
-from tests.test_visits import submit
 
 CHECKBOX = 'name="activated_e_credential"'
 

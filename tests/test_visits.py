@@ -2,7 +2,6 @@
 per idempotency key (also when two submits race on PostgreSQL), conflicts and refusals keep the
 worker's input and save nothing."""
 
-import io
 import re
 import threading
 import time
@@ -17,31 +16,11 @@ from portal.extensions import db
 from portal.persons.models import Person, PersonChange, PersonFile
 from portal.timeutil import local_today
 from portal.visits.codes import OUTCOMES
-from portal.visits.evidence_rules import requires_evidence
 from portal.visits.models import Visit
 from portal.visits.operations import VisitInput, record_visit
 from portal.workflow.transitions import BY_ACTION
-from tests.evidence_helpers import jpeg_bytes
+from tests.factories import HIDDEN, create_task, form_of, submit
 from tests.helpers import database, fetch
-from tests.tasks_helpers import create_task
-
-HIDDEN = re.compile(
-    r'<input id="(idempotency_key|version|token)" name="\1" type="hidden" value="([^"]*)"'
-)
-
-
-def form_of(client, file_id: int) -> dict:
-    """The hidden fields of the visit form as the file page renders them."""
-    html = client.get(f"/tasks/{file_id}").get_data(as_text=True)
-    return dict(HIDDEN.findall(html))
-
-
-def submit(client, file_id: int, form: dict | None = None, **fields):
-    data = {**(form or form_of(client, file_id)), "method": "in_person", **fields}
-    if requires_evidence(fields.get("outcome", "")) and "evidence" not in fields:
-        # A closure that needs evidence carries a photo (tests/test_evidence.py: without one).
-        data["evidence"] = (io.BytesIO(jpeg_bytes(640, 480)), "证明.jpg")
-    return client.post(f"/tasks/{file_id}/visit", data=data)
 
 
 def visits(app, file_id: int) -> list[Visit]:

@@ -14,7 +14,7 @@ from portal.persons.codes import FILE_STATES
 from portal.persons.models import PersonChange, PersonFile
 from portal.workflow import transitions
 from portal.workflow.transitions import TRANSITIONS, TransitionRefused
-from tests.test_persons import XINGFU, create_person
+from tests.factories import XINGFU, create_person
 from tests.world import ACTOR
 
 YEAR = date.today().year
