@@ -43,7 +43,7 @@ from itertools import groupby
 
 from sqlalchemy import Connection, text
 
-from portal.database import raise_work_mem, restore_work_mem, timed
+from portal.database import probing, raise_work_mem, restore_work_mem, timed
 from portal.duplicates.rules import Facts, Record, recommend
 from portal.imports.apply import ENROLLMENT_LOCK, bulk_insert, create_temp_table, serialize
 from portal.jobs import queue
@@ -54,6 +54,9 @@ from portal.years.periods import Calendar
 SCOPE = "dup_scope"
 CANDIDATES = "dup_candidate"
 RECORDS = "dup_record"
+# The normal records of the scope's ID numbers (every year): probed once per scoped run, then
+# read by each year's detection instead of probing the enrollment table again.
+SCOPE_RECORDS = "dup_scope_record"
 NEW_MEMBERS = "dup_member_stage"
 DROPPED = "dup_member_drop"
 NEW_CASES = "dup_case_new"
@@ -124,17 +127,46 @@ def app_calendar() -> Calendar:
     return year_calendar()
 
 
+def _scope_records(connection: Connection) -> None:
+    """SCOPE_RECORDS: the normal records of the ID numbers in SCOPE (index probes)."""
+    create_temp_table(
+        connection,
+        SCOPE_RECORDS,
+        "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
+        "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
+        "category VARCHAR(16), employer_region_code VARCHAR(12), payment_status VARCHAR(16), "
+        "continuous_months SMALLINT, benefits BOOLEAN, status VARCHAR(16) NOT NULL",
+    )
+    columns = ", ".join((*RECORD_COLUMNS, "status"))
+    picked = ", ".join(f"e.{c}" for c in (*RECORD_COLUMNS, "status"))
+    with probing(connection):
+        connection.execute(
+            text(
+                f"INSERT INTO {SCOPE_RECORDS} ({columns}) SELECT {picked} FROM {SCOPE} s "
+                "JOIN enrollment e ON e.id_number = s.id_number WHERE e.status = 'normal'"
+            )
+        )
+    connection.execute(text(f"CREATE INDEX ix_{SCOPE_RECORDS} ON {SCOPE_RECORDS} (id_number)"))
+    _analyze(connection, SCOPE_RECORDS)
+
+
+def _drop_scope(connection: Connection) -> None:
+    for table in (SCOPE_RECORDS, SCOPE):
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+
 def after_import(connection: Connection, *, stage: str, today: date) -> list[DetectResult]:
     """Detection for the ID numbers an insured-list import staged (the import's hook)."""
     calendar = app_calendar()
     create_temp_table(connection, SCOPE, "id_number VARCHAR(18) NOT NULL")
     connection.execute(text(f"INSERT INTO {SCOPE} SELECT DISTINCT id_number FROM {stage}"))
     _analyze(connection, SCOPE)
+    _scope_records(connection)
     results = [
         detect(connection, year, calendar=calendar, scoped=True)
         for year in _today_years(calendar, today)
     ]
-    connection.execute(text(f"DROP TABLE {SCOPE}"))
+    _drop_scope(connection)
     return results
 
 
@@ -162,8 +194,9 @@ def detect_region(
         {"lo": lo, "hi": hi, "year": year},
     )
     _analyze(connection, SCOPE)
+    _scope_records(connection)
     result = detect(connection, year, calendar=calendar, scoped=True)
-    connection.execute(text(f"DROP TABLE {SCOPE}"))
+    _drop_scope(connection)
     return result
 
 
@@ -207,9 +240,8 @@ def _find_records(connection: Connection, params: dict, scoped: bool) -> None:
     """CANDIDATES: ID numbers with two or more normal records in the year; RECORDS: their
     normal records in the year."""
     create_temp_table(connection, CANDIDATES, "id_number VARCHAR(18) NOT NULL")
-    source = (
-        f"{SCOPE} s JOIN enrollment e ON e.id_number = s.id_number" if scoped else ("enrollment e")
-    )
+    # Scoped (an import's few ID numbers): their records, probed once (_scope_records).
+    source = f"{SCOPE_RECORDS} e" if scoped else "enrollment e"
     connection.execute(
         text(
             f"INSERT INTO {CANDIDATES} SELECT e.id_number FROM {source} "
@@ -231,7 +263,7 @@ def _find_records(connection: Connection, params: dict, scoped: bool) -> None:
     connection.execute(
         text(
             f"INSERT INTO {RECORDS} ({columns}) SELECT {picked} FROM {CANDIDATES} c "
-            f"JOIN enrollment e ON e.id_number = c.id_number WHERE {NORMAL_IN_YEAR.format(e='e')}"
+            f"JOIN {source} ON e.id_number = c.id_number WHERE {NORMAL_IN_YEAR.format(e='e')}"
         ),
         params,
     )
