@@ -173,6 +173,30 @@ def _flush(connection: Connection, table: str, fields, batch: list[tuple]) -> No
 PERSON_LOCK, ENROLLMENT_LOCK = 7101, 7102
 
 
+def refuse_unknown_or_outside(connection: Connection, stage: str, scope: Scope) -> list[tuple]:
+    """A list that marks persons (key populations, e-credentials): the staged rows whose ID
+    number names no person, or a person managed outside `scope`, are taken out of `stage`.
+    Returns (row number, True when no such person) of each, in row order."""
+    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    )
+    refused = connection.execute(
+        text(
+            f"SELECT s.row_number, p.id IS NULL FROM {stage} s "
+            "LEFT JOIN person p ON p.id_number = s.id_number "
+            f"WHERE p.id IS NULL OR NOT ({in_scope}) ORDER BY s.row_number"
+        )
+    ).all()
+    if refused:
+        connection.execute(
+            text(
+                f"DELETE FROM {stage} WHERE id_number NOT IN (SELECT p.id_number FROM person p "
+                f"WHERE p.id_number IN (SELECT id_number FROM {stage}) AND ({in_scope}))"
+            )
+        )
+    return [(number, bool(missing)) for number, missing in refused]
+
+
 def serialize(connection: Connection, key: int) -> None:
     """Concurrent batches apply one after the other (reading and validating stay parallel), so
     that each batch's counts are exact; the lock ends with the transaction. SQLite has a single

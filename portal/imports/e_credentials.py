@@ -13,11 +13,18 @@ with an activated credential) follow through the import's stats refresh of the p
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, literal_column, text
+from sqlalchemy import Connection, text
 
 from permissions import Scope
 from portal.database import timed
-from portal.imports.apply import PERSON_LOCK, ApplyResult, bulk_insert, create_temp_table, serialize
+from portal.imports.apply import (
+    PERSON_LOCK,
+    ApplyResult,
+    bulk_insert,
+    create_temp_table,
+    refuse_unknown_or_outside,
+    serialize,
+)
 from portal.timeutil import utcnow
 
 STAGE = "e_credential_stage"
@@ -47,25 +54,9 @@ def apply_e_credentials(
 ) -> ActivationResult:
     serialize(connection, PERSON_LOCK)
     result = ActivationResult()
-    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
-        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-    )
-    refused = connection.execute(
-        text(
-            f"SELECT s.row_number, p.id IS NULL FROM {STAGE} s "
-            "LEFT JOIN person p ON p.id_number = s.id_number "
-            f"WHERE p.id IS NULL OR NOT ({in_scope}) ORDER BY s.row_number"
-        )
-    ).all()
+    refused = refuse_unknown_or_outside(connection, STAGE, scope)
     result.rejected = [(n, UNKNOWN if missing else OUTSIDE) for n, missing in refused]
     result.unknown = sum(1 for _, missing in refused if missing)
-    if refused:
-        connection.execute(
-            text(
-                f"DELETE FROM {STAGE} WHERE id_number NOT IN (SELECT p.id_number FROM person p "
-                f"WHERE p.id_number IN (SELECT id_number FROM {STAGE}) AND ({in_scope}))"
-            )
-        )
     counts = connection.execute(
         text(
             "SELECT COUNT(*), SUM(CASE WHEN p.e_credential THEN 0 ELSE 1 END) "

@@ -8,10 +8,17 @@ register first.
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, DateTime, String, bindparam, literal_column, text
+from sqlalchemy import Connection, DateTime, bindparam, text
 
 from permissions import Scope
-from portal.imports.apply import PERSON_LOCK, ApplyResult, bulk_insert, create_temp_table, serialize
+from portal.imports.apply import (
+    PERSON_LOCK,
+    ApplyResult,
+    bulk_insert,
+    create_temp_table,
+    refuse_unknown_or_outside,
+    serialize,
+)
 from portal.persons import government_paid
 from portal.timeutil import utcnow
 
@@ -36,16 +43,7 @@ def apply_key_populations(
 ) -> ApplyResult:
     serialize(connection, PERSON_LOCK)
     result = ApplyResult()
-    in_scope = scope.clause(literal_column("p.region_code", String())).compile(
-        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-    )
-    refused = connection.execute(
-        text(
-            f"SELECT s.row_number, p.id IS NULL FROM {STAGE} s "
-            f"LEFT JOIN person p ON p.id_number = s.id_number "
-            f"WHERE p.id IS NULL OR NOT ({in_scope})"
-        )
-    ).all()
+    refused = refuse_unknown_or_outside(connection, STAGE, scope)
     result.rejected = [
         (
             n,
@@ -55,13 +53,6 @@ def apply_key_populations(
         )
         for n, missing in refused
     ]
-    if refused:
-        connection.execute(
-            text(
-                f"DELETE FROM {STAGE} WHERE id_number NOT IN (SELECT p.id_number FROM person p "
-                f"WHERE p.id_number IN (SELECT id_number FROM {STAGE}) AND ({in_scope}))"
-            )
-        )
     counts = connection.execute(
         text(
             "SELECT COUNT(*) FILTER (WHERE (p.key_populations & s.bits) <> s.bits), "
