@@ -45,6 +45,21 @@ def shows(user, action: str, region_code: str | None = None, obj: str = ANY) -> 
     return _decide(user, action, region_code, obj)
 
 
+def can_below(user, action: str, region_code: str) -> bool:
+    """May `user` perform `action` on `region_code` through a grant held strictly above it?
+
+    For steps a level takes on what the levels below it did (accepting or returning a
+    submitted report): a county's own staff may submit the county's forms, never accept them.
+    """
+    mark_consulted()
+    enforcer = get_enforcer()
+    return any(
+        grant.region_code != region_code
+        and enforcer.enforce(grant.role, action, ANY, region_code, grant.prefix)
+        for grant in _grants(user)
+    )
+
+
 def _decide(user, action, region_code, obj) -> bool:
     enforcer = get_enforcer()
     for grant in _grants(user):

@@ -6,8 +6,10 @@ from portal.comparisons.models import ComparisonRun
 from portal.duplicates.models import DuplicateCase, DuplicateFigures, DuplicateMember
 from portal.imports.models import ColumnMapping, ImportBatch
 from portal.jobs.models import Job, ScheduledRun
+from portal.notices.models import RankingNotice
 from portal.persons.models import Enrollment, Person, PersonChange, PersonFile
 from portal.regions.models import Region
+from portal.reports.models import ReportEvent, ReportPeriod, ReportSubmission
 from portal.stats.models import CommunityActivity, CommunityFigures, DailyFigures
 from portal.storage.models import StoredFile, StoredFileChunk
 from portal.targets.models import RegionTarget
@@ -31,7 +33,11 @@ __all__ = [
     "Person",
     "PersonChange",
     "PersonFile",
+    "RankingNotice",
     "Region",
+    "ReportEvent",
+    "ReportPeriod",
+    "ReportSubmission",
     "RegionTarget",
     "ScheduledRun",
     "StoredFile",

@@ -17,6 +17,9 @@ What is counted (person-level counts do not depend on the insurance year; file c
   population (key_populations & GOVERNMENT_PAID_MASK), and the insured among them;
 - e_credential: insured persons whose medical-insurance e-credential is activated (the rate's
   denominator is `insured`: only an insured person can activate one);
+- lapsed: must-insure persons flagged 断缴人员 (an employee whose contributions stopped);
+- uninsured_keys[code]: uninsured must-insure persons in each key population (KEY_POPULATIONS;
+  a person in several counts in each), the not-enrolled form's columns;
 - mismatched: persons with an enrollment record that applies to them (the comparison's APPLIES
   rule: no voucher, or vouched by a region holding the person) naming them otherwise than the
   register (身份信息不一致, the comparison's definition: names compared without whitespace).
@@ -32,11 +35,19 @@ from sqlalchemy import text
 
 from portal.comparisons.operations import APPLIES, NAME_SPACES
 from portal.database import code_list
-from portal.persons.codes import FILE_STATES, GOVERNMENT_PAID_MASK, OPEN_FILE_STATES, REASONS
+from portal.persons.codes import (
+    FILE_STATES,
+    GOVERNMENT_PAID_MASK,
+    KEY_POPULATION_BY_CODE,
+    KEY_POPULATIONS,
+    OPEN_FILE_STATES,
+    REASONS,
+)
 from portal.regions.codes import subtree_bounds
 
 STATE_CODES = tuple(code for code, _ in FILE_STATES)
 REASON_CODES = tuple(code for code, _ in REASONS) + ("none",)
+KEY_CODES = tuple(k.code for k in KEY_POPULATIONS)
 
 # Person-level counts: name → SQL (over person p, the population only).
 _INSURED = "p.insured_status = 'insured' AND p.excluded_reason IS NULL"
@@ -69,10 +80,19 @@ PERSON_COUNTS = {
     "government_paid": f"p.excluded_reason IS NULL AND {_GOV}",
     "government_paid_insured": f"{_INSURED} AND {_GOV}",
     "e_credential": f"{_INSURED} AND p.e_credential",
+    "lapsed": "p.excluded_reason IS NULL AND (p.key_populations & "
+    f"{KEY_POPULATION_BY_CODE['lapsed_payer'].bit}) <> 0",
 }
 # Counted from the records that name someone (mismatch_aggregate): most carry no name, and
 # probing the records of every person cost more than the rest of the counts together.
 PERSON_FIELDS = (*PERSON_COUNTS, "mismatched")
+# Uninsured must-insure persons per key population: maintained like the rest (uninsured_<code>).
+_UNINSURED = "p.excluded_reason IS NULL AND p.insured_status <> 'insured'"
+KEY_COUNTS = {
+    f"uninsured_{k.code}": f"{_UNINSURED} AND (p.key_populations & {k.bit}) <> 0"
+    for k in KEY_POPULATIONS
+}
+KEY_FIELDS = tuple(KEY_COUNTS)
 # File counts of one year: column name → SQL (over person_file f).
 _OPEN = f"f.state IN ({code_list(OPEN_FILE_STATES)})"
 _KNOWN = code_list(code for code, _ in REASONS if code != "other")
@@ -94,7 +114,9 @@ _VISITED = "f.last_visit_at IS NOT NULL"
 FILE_COUNTS["files_visited"] = _VISITED
 FILE_COUNTS["files_agreed"] = f"{_VISITED} AND f.state IN ('pending_confirmation', 'enrolled')"
 FILE_FIELDS = tuple(FILE_COUNTS)
-COLUMNS = PERSON_FIELDS + FILE_FIELDS  # the maintained table's count columns
+# The maintained table's count columns, in the order maintain.py computes them: the person
+# aggregate (PERSON_COUNTS, then KEY_COUNTS), the mismatch aggregate, the file aggregate.
+COLUMNS = (*PERSON_COUNTS, *KEY_FIELDS, "mismatched", *FILE_FIELDS)
 # Parameters every statement built from these fragments needs.
 NAME_PARAMS = {f"space{index}": space for index, space in enumerate(NAME_SPACES)}
 
@@ -109,7 +131,7 @@ def person_aggregate(where: str) -> str:
     """SQL: one row per community (region_code + PERSON_COUNTS) of the population persons
     whose region_code satisfies `where` (a condition on p.region_code)."""
     return (
-        f"SELECT p.region_code AS region_code, {_sums(PERSON_COUNTS)} FROM person p "
+        f"SELECT p.region_code AS region_code, {_sums(PERSON_COUNTS | KEY_COUNTS)} FROM person p "
         f"WHERE (p.in_register OR p.in_resident_list) AND {where} GROUP BY p.region_code"
     )
 
@@ -150,7 +172,9 @@ class Counts:
     government_paid: int = 0  # must-insure persons in a government-paid key population
     government_paid_insured: int = 0
     e_credential: int = 0  # insured persons with an activated e-credential
+    lapsed: int = 0  # must-insure persons flagged 断缴人员
     mismatched: int = 0
+    uninsured_keys: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KEY_CODES, 0))
     files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATE_CODES, 0))
     open_reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASON_CODES, 0))
     funnel: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FUNNEL_CODES, 0))
@@ -177,6 +201,9 @@ class Counts:
         total.files = {k: self.files[k] + other.files[k] for k in STATE_CODES}
         total.open_reasons = {k: self.open_reasons[k] + other.open_reasons[k] for k in REASON_CODES}
         total.funnel = {k: self.funnel[k] + other.funnel[k] for k in FUNNEL_CODES}
+        total.uninsured_keys = {
+            k: self.uninsured_keys[k] + other.uninsured_keys[k] for k in KEY_CODES
+        }
 
     def __add__(self, other: "Counts") -> "Counts":
         if not isinstance(other, Counts):
@@ -188,6 +215,7 @@ class Counts:
     def as_columns(self) -> dict[str, int]:
         """The maintained table's columns (files_<state>, open_<reason>)."""
         columns = {name: getattr(self, name) for name in PERSON_FIELDS}
+        columns |= {f"uninsured_{k}": v for k, v in self.uninsured_keys.items()}
         columns |= {f"files_{k}": v for k, v in self.files.items()}
         columns |= {f"open_{k}": v for k, v in self.open_reasons.items()}
         columns |= {f"files_{k}": v for k, v in self.funnel.items()}
@@ -206,6 +234,7 @@ class Counts:
         self.files = {k: int(row.get(f"files_{k}") or 0) for k in STATE_CODES}
         self.open_reasons = {k: int(row.get(f"open_{k}") or 0) for k in REASON_CODES}
         self.funnel = {k: int(row.get(f"files_{k}") or 0) for k in FUNNEL_CODES}
+        self.uninsured_keys = {k: int(row.get(f"uninsured_{k}") or 0) for k in KEY_CODES}
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Counts):
@@ -213,8 +242,9 @@ class Counts:
         return self.as_columns() == other.as_columns()
 
 
-assert set(Counts.__dataclass_fields__) == set(PERSON_FIELDS) | {"files", "open_reasons", "funnel"}
-assert [f.name for f in fields(Counts)][: len(PERSON_FIELDS)] == list(PERSON_FIELDS)
+_DICTS = {"files", "open_reasons", "funnel", "uninsured_keys"}
+assert set(Counts.__dataclass_fields__) == set(PERSON_FIELDS) | _DICTS
+assert [f.name for f in fields(Counts) if f.name not in _DICTS] == list(PERSON_FIELDS)
 
 
 def direct_counts(connection, prefix: str, year: int) -> dict[str, Counts]:

@@ -44,6 +44,7 @@ from portal.stats import activity
 from portal.stats.counts import (
     COLUMNS,
     FILE_FIELDS,
+    KEY_FIELDS,
     NAME_PARAMS,
     PERSON_COUNTS,
     file_aggregate,
@@ -204,7 +205,7 @@ def recompute(
     values = [f"COALESCE(fa.{name}, 0)" for name in FILE_FIELDS]
     persons = ""
     if not files_only:
-        values = [f"COALESCE(pa.{name}, 0)" for name in PERSON_COUNTS]
+        values = [f"COALESCE(pa.{name}, 0)" for name in (*PERSON_COUNTS, *KEY_FIELDS)]
         values += ["COALESCE(ma.mismatched, 0)", *(f"COALESCE(fa.{n}, 0)" for n in FILE_FIELDS)]
         persons = (
             f"LEFT JOIN ({person_aggregate(target.on('p.region_code'))}) pa "
