@@ -288,3 +288,54 @@ def test_an_insured_import_detects_for_the_persons_it_touched(app, login):
         "cross_flexible",
         "benefits",
     )
+
+
+def scoped_run() -> detect.DetectResult:
+    """The scoped path (an import's or a region's): what changed is found in SQL first."""
+    result = detect.detect_region(
+        db.session.connection(), YEAR, prefix="320923", calendar=Calendar()
+    )
+    db.session.expire_all()
+    return result
+
+
+def test_a_scoped_run_evaluates_only_what_changed_and_misses_no_change(ctx):
+    person(ID[20], XINGFU)
+    a = record(ID[20], "resident", FUNING, D(2021, 1, 1))
+    b = record(ID[20], "resident", TINGHU, D(2027, 1, 1))
+    person(ID[21], XINGFU)
+    record(ID[21], "employee", FUNING, D(2021, 1, 1))
+    record(ID[21], "employee", TINGHU, D(2027, 1, 1))
+    assert scoped_run().created == 2
+    first = case_of(ID[20])
+    assert (first.recommended_id, first.version) == (a, 1)  # lives in Funing: the Funing record
+    # Nothing changed: both cases counted, neither rewritten.
+    result = scoped_run()
+    assert (result.found, result.created, result.refreshed, result.closed) == (2, 0, 0, 0)
+    assert case_of(ID[20]).version == 1 and case_of(ID[21]).version == 1
+    # The person moves to Tinghu (the register changes the person): the recommendation follows.
+    db.session.scalar(
+        select(Person).where(Person.id_number == ID[20])
+    ).region_code = TINGHU_COMMUNITY
+    db.session.flush()
+    result = scoped_run()
+    assert (result.found, result.refreshed) == (2, 1)
+    assert (case_of(ID[20]).recommended_id, case_of(ID[21]).version) == (b, 1)
+    # An extract gives the employer's place of one employee record (a fact the rule reads).
+    employee = db.session.scalars(
+        select(Enrollment).where(Enrollment.id_number == ID[21]).order_by(Enrollment.id)
+    ).all()
+    assert case_of(ID[21]).missing == "employment_place"
+    employee[1].employer_region_code = TINGHU
+    db.session.flush()
+    assert scoped_run().refreshed == 1
+    assert (case_of(ID[21]).recommended_id, case_of(ID[21]).missing) == (employee[1].id, None)
+    # A new overlapping record of a decided case reopens it; a terminated record closes one.
+    decided = case_of(ID[21])
+    decided.state, decided.decided_by_id = "not_duplicate", 1
+    db.session.get(Enrollment, b).status = "terminated"
+    db.session.flush()
+    record(ID[21], "resident", FUNING, D(2027, 2, 1))
+    result = scoped_run()
+    assert (result.found, result.reopened, result.closed) == (1, 1, 1)
+    assert case_of(ID[21]).state == "open" and case_of(ID[20]).state == "resolved"

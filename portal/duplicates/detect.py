@@ -37,8 +37,9 @@ kind 'duplicate_detection' (payload: year, region_code or None).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from itertools import groupby
 
 from sqlalchemy import Connection, text
@@ -57,6 +58,9 @@ RECORDS = "dup_record"
 # The normal records of the scope's ID numbers (every year): probed once per scoped run, then
 # read by each year's detection instead of probing the enrollment table again.
 SCOPE_RECORDS = "dup_scope_record"
+# Scoped runs: the overlapping records now, and the ID numbers whose case must be looked at.
+NOW = "dup_now"
+NEEDED = "dup_needed"
 NEW_MEMBERS = "dup_member_stage"
 DROPPED = "dup_member_drop"
 NEW_CASES = "dup_case_new"
@@ -79,6 +83,14 @@ RECORD_COLUMNS = (
     "payment_status",
     "continuous_months",
     "benefits",
+)
+# What the temporary tables keep of a record: its facts and when an import last changed it.
+KEPT_COLUMNS = (*RECORD_COLUMNS, "updated_at")
+RECORD_TYPES = (
+    "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
+    "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
+    "category VARCHAR(16), employer_region_code VARCHAR(12), payment_status VARCHAR(16), "
+    "continuous_months SMALLINT, benefits BOOLEAN, updated_at TIMESTAMP"
 )
 
 
@@ -112,6 +124,7 @@ class _Case:
     missing: str | None
     deductions: int
     person_id: int | None
+    updated_at: datetime | None
     # enrollment id → (decided action, insured place)
     members: dict[int, tuple[str | None, str]] = field(default_factory=dict)
 
@@ -129,16 +142,9 @@ def app_calendar() -> Calendar:
 
 def _scope_records(connection: Connection) -> None:
     """SCOPE_RECORDS: the normal records of the ID numbers in SCOPE (index probes)."""
-    create_temp_table(
-        connection,
-        SCOPE_RECORDS,
-        "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
-        "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
-        "category VARCHAR(16), employer_region_code VARCHAR(12), payment_status VARCHAR(16), "
-        "continuous_months SMALLINT, benefits BOOLEAN, status VARCHAR(16) NOT NULL",
-    )
-    columns = ", ".join((*RECORD_COLUMNS, "status"))
-    picked = ", ".join(f"e.{c}" for c in (*RECORD_COLUMNS, "status"))
+    create_temp_table(connection, SCOPE_RECORDS, f"{RECORD_TYPES}, status VARCHAR(16) NOT NULL")
+    columns = ", ".join((*KEPT_COLUMNS, "status"))
+    picked = ", ".join(f"e.{c}" for c in (*KEPT_COLUMNS, "status"))
     with probing(connection):
         connection.execute(
             text(
@@ -222,14 +228,18 @@ def detect(
     result = DetectResult(year)
     try:
         _find_records(connection, params, scoped)
+        if scoped:
+            found = _needed(connection, params)
         existing = _existing_cases(connection, year, scoped)
         plan = _Plan(year, coverage, existing, result)
-        for chunk in _member_chunks(connection, params):
-            plan.compare(chunk)
+        for chunk in _member_chunks(connection, params, scoped):
+            plan.compare(chunk, scoped)
         plan.close_the_rest()
         plan.write(connection)
+        if scoped:
+            result.found = found
     finally:
-        for table in (CANDIDATES, RECORDS):
+        for table in (CANDIDATES, RECORDS, NOW, NEEDED):
             connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
         restore_work_mem(connection, work_mem)
     _refresh_figures(connection, year, result.regions)
@@ -250,16 +260,9 @@ def _find_records(connection: Connection, params: dict, scoped: bool) -> None:
         params,
     )
     _analyze(connection, CANDIDATES)
-    create_temp_table(
-        connection,
-        RECORDS,
-        "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, scheme VARCHAR(16) NOT NULL, "
-        "region_code VARCHAR(12) NOT NULL, start_date DATE NOT NULL, end_date DATE, "
-        "category VARCHAR(16), employer_region_code VARCHAR(12), payment_status VARCHAR(16), "
-        "continuous_months SMALLINT, benefits BOOLEAN",
-    )
-    columns = ", ".join(RECORD_COLUMNS)
-    picked = ", ".join(f"e.{c}" for c in RECORD_COLUMNS)
+    create_temp_table(connection, RECORDS, RECORD_TYPES)
+    columns = ", ".join(KEPT_COLUMNS)
+    picked = ", ".join(f"e.{c}" for c in KEPT_COLUMNS)
     connection.execute(
         text(
             f"INSERT INTO {RECORDS} ({columns}) SELECT {picked} FROM {CANDIDATES} c "
@@ -271,23 +274,16 @@ def _find_records(connection: Connection, params: dict, scoped: bool) -> None:
     _analyze(connection, RECORDS)
 
 
-def _member_chunks(connection: Connection, params: dict) -> Iterable[list[tuple]]:
+def _member_chunks(
+    connection: Connection, params: dict, scoped: bool = False
+) -> Iterable[list[tuple]]:
     """The records overlapping another record of the same person within the year, with the
-    person's id, community and whether they are on a register, ordered by ID number; in chunks
-    of whole persons."""
+    person's id, community and whether they are on a register, and when the record and the
+    person last changed; ordered by ID number; in chunks of whole persons. Scoped (an
+    import's few ID numbers): the persons are probed by index, not scanned."""
     picked = ", ".join(f"a.{c}" for c in RECORD_COLUMNS)
-    rows = connection.execute(
-        text(
-            f"SELECT {picked}, p.id, p.region_code, "
-            "CASE WHEN p.in_register OR p.in_resident_list THEN 1 ELSE 0 END "
-            f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number "
-            f"WHERE EXISTS (SELECT 1 FROM {RECORDS} b WHERE b.id_number = a.id_number "
-            "AND b.id <> a.id AND a.start_date <= COALESCE(b.end_date, :ce) "
-            "AND b.start_date <= COALESCE(a.end_date, :ce)) "
-            "ORDER BY a.id_number, a.start_date, a.id"
-        ),
-        params,
-    )
+    with probing(connection) if scoped else nullcontext():
+        rows = _overlapping(connection, picked, params, scoped)
     chunk: list[tuple] = []
     for _id_number, group in groupby(rows, key=lambda r: r[1]):
         chunk.append(tuple(group))
@@ -298,15 +294,98 @@ def _member_chunks(connection: Connection, params: dict) -> Iterable[list[tuple]
         yield chunk
 
 
+# A record of RECORDS a overlapping another record of the same person in the year.
+OVERLAPS = (
+    f"EXISTS (SELECT 1 FROM {RECORDS} b WHERE b.id_number = a.id_number "
+    "AND b.id <> a.id AND a.start_date <= COALESCE(b.end_date, :ce) "
+    "AND b.start_date <= COALESCE(a.end_date, :ce))"
+)
+
+
+def _overlapping(connection: Connection, picked: str, params: dict, scoped: bool):
+    # Scoped: only the persons _needed() picked (the ones whose case may change).
+    needed = f" AND a.id_number IN (SELECT id_number FROM {NEEDED})" if scoped else ""
+    return connection.execute(
+        text(
+            f"SELECT {picked}, p.id, p.region_code, "
+            "CASE WHEN p.in_register OR p.in_resident_list THEN 1 ELSE 0 END, "
+            "a.updated_at, p.updated_at "
+            f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number "
+            f"WHERE {OVERLAPS}{needed} ORDER BY a.id_number, a.start_date, a.id"
+        ),
+        params,
+    ).all()
+
+
+def _needed(connection: Connection, params: dict) -> int:
+    """Scoped runs: NEEDED ← the ID numbers whose case may change, found in SQL so that the
+    persons an import did not change (most of a re-sent extract) are neither fetched nor
+    evaluated: no case yet; an open case whose overlapping records differ from its members
+    (an undecided member gone, a record not a member), or one of whose records or person
+    changed since the case was last written (an import sets `updated_at` only on the records
+    it changes); a decided case with a record beyond its members; an open case none of whose
+    records overlap now (to be closed). Returns the persons with overlapping records now."""
+    create_temp_table(
+        connection,
+        NOW,
+        "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, updated_at TIMESTAMP, "
+        "person_updated_at TIMESTAMP",
+    )
+    with probing(connection):
+        connection.execute(
+            text(
+                f"INSERT INTO {NOW} SELECT a.id, a.id_number, a.updated_at, p.updated_at "
+                f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number "
+                f"WHERE {OVERLAPS}"
+            ),
+            params,
+        )
+    connection.execute(text(f"CREATE INDEX ix_{NOW} ON {NOW} (id_number, id)"))
+    _analyze(connection, NOW)
+    create_temp_table(connection, NEEDED, "id_number VARCHAR(18) NOT NULL")
+    member = "SELECT 1 FROM duplicate_member m WHERE m.case_id = c.id"
+    record_now = f"SELECT 1 FROM {NOW} x WHERE x.id_number = n.id_number"
+    changed_since = "(x.updated_at > c.updated_at OR x.person_updated_at > c.updated_at)"
+    if True:  # hash joins: the year's cases are few beside the records
+        connection.execute(
+            text(
+                f"INSERT INTO {NEEDED} SELECT n.id_number FROM (SELECT DISTINCT id_number "
+                f"FROM {NOW}) n LEFT JOIN duplicate_case c ON c.year = :year "
+                "AND c.id_number = n.id_number WHERE c.id IS NULL "
+                f"OR EXISTS ({record_now} AND NOT EXISTS ({member} AND m.enrollment_id = x.id)) "
+                "OR (c.state = 'open' AND ("
+                f"EXISTS ({record_now} AND {changed_since}) "
+                f"OR EXISTS ({member} AND m.action IS NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {NOW} x WHERE x.id_number = n.id_number "
+                "AND x.id = m.enrollment_id))))"
+            ),
+            params,
+        )
+        connection.execute(
+            text(
+                f"INSERT INTO {NEEDED} SELECT c.id_number FROM duplicate_case c "
+                f"WHERE c.year = :year AND c.state = 'open' AND c.id_number IN "
+                f"(SELECT id_number FROM {SCOPE}) AND NOT EXISTS "
+                f"(SELECT 1 FROM {NOW} x WHERE x.id_number = c.id_number)"
+            ),
+            params,
+        )
+    connection.execute(text(f"CREATE INDEX ix_{NEEDED} ON {NEEDED} (id_number)"))
+    _analyze(connection, NEEDED)
+    return int(
+        connection.execute(text(f"SELECT COUNT(DISTINCT id_number) FROM {NOW}")).scalar() or 0
+    )
+
+
 def _existing_cases(connection: Connection, year: int, scoped: bool) -> dict[str, _Case]:
     """The cases on file for the year (of the ID numbers in scope), with their members."""
-    where = f" AND c.id_number IN (SELECT id_number FROM {SCOPE})" if scoped else ""
+    where = f" AND c.id_number IN (SELECT id_number FROM {NEEDED})" if scoped else ""
     cases: dict[str, _Case] = {}
     by_id: dict[int, _Case] = {}
     for row in connection.execute(
         text(
             "SELECT c.id_number, c.id, c.state, c.version, c.region_code, c.kind, c.rule, "
-            "c.recommended_id, c.missing, c.subsidy_deductions, c.person_id "
+            "c.recommended_id, c.missing, c.subsidy_deductions, c.person_id, c.updated_at "
             f"FROM duplicate_case c WHERE c.year = :year{where}"
         ),
         {"year": year},
@@ -324,6 +403,33 @@ def _existing_cases(connection: Connection, year: int, scoped: bool) -> dict[str
         ):
             by_id[case_id].members[enrollment_id] = (action, region)
     return cases
+
+
+def _unchanged(case: _Case, rows: tuple[tuple, ...], scoped: bool) -> bool:
+    """Whether a scoped detection may leave the case as it is without evaluating the rules:
+    the same records as its members (for a decided case: no record beyond them), none of them
+    nor the person changed since the case was last written (an import touches `updated_at`
+    only of the records it changes). A full detection evaluates every case."""
+    ids = {r[0] for r in rows}
+    if case.state != "open":
+        return ids <= case.members.keys()
+    if not scoped or case.updated_at is None:
+        return False
+    unhandled = {e for e, (action, _r) in case.members.items() if action is None}
+    if ids - case.members.keys() or unhandled - ids:
+        return False
+    written = _moment(case.updated_at)
+    return all(
+        (r[14] is None or _moment(r[14]) <= written)
+        and (r[15] is None or _moment(r[15]) <= written)
+        for r in rows
+    )
+
+
+def _moment(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))  # SQLite's text timestamps
 
 
 def _record(row: tuple) -> Record:
@@ -361,14 +467,17 @@ class _Plan:
         self.new_members: list[tuple[int, dict]] = []
         self.dropped: list[tuple[int, dict]] = []
 
-    def compare(self, chunk: list[tuple[tuple, ...]]) -> None:
+    def compare(self, chunk: list[tuple[tuple, ...]], scoped: bool = False) -> None:
         for rows in chunk:
-            self._person(rows)
+            self._person(rows, scoped)
 
-    def _person(self, rows: tuple[tuple, ...]) -> None:
+    def _person(self, rows: tuple[tuple, ...], scoped: bool) -> None:
         id_number = rows[0][1]
         self.seen.add(id_number)
         self.result.found += 1
+        case = self.existing.get(id_number)
+        if case is not None and _unchanged(case, rows, scoped):
+            return
         records = tuple(_record(r) for r in rows)
         person_id, community, listed = rows[0][11], rows[0][12], rows[0][13]
         facts = Facts(records, community if listed else None, self.coverage)
@@ -389,7 +498,6 @@ class _Plan:
             "missing": rec.missing,
             "subsidy_deductions": rec.subsidy_deductions,
         }
-        case = self.existing.get(id_number)
         members = [
             {"id_number": id_number, "enrollment_id": r.id, "region_code": r.region_code,
              "scheme": r.scheme}
