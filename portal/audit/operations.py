@@ -39,6 +39,10 @@ ACTION_LABELS = {
     "duplicate.confirm": "确认重复参保处理",
     "duplicate.return": "退回重复参保处理意见",
     "duplicate.detect": "发起重复参保检测",
+    "report.period": "开启报表报送期",
+    "report.submit": "报送报表",
+    "report.return": "退回报表",
+    "report.accept": "审核通过报表",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 
