@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.duplicates.views import bp as duplicates_bp
     from portal.home.views import bp as home_bp
     from portal.imports.views import bp as imports_bp
+    from portal.notices.views import bp as notices_bp
     from portal.persons.views import bp as persons_bp
     from portal.regions.views import bp as regions_bp
     from portal.targets.views import bp as targets_bp
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         targets_bp,
         evidence_bp,
         duplicates_bp,
+        notices_bp,
     ):
         app.register_blueprint(bp)
 
@@ -124,6 +126,7 @@ def register_commands(app: Flask) -> None:
     from portal.duplicates.cli import duplicates_cli
     from portal.imports.cli import import_command
     from portal.jobs.cli import schedule_cli, worker_command
+    from portal.notices.cli import notices_cli
     from portal.regions.cli import regions_cli
     from portal.stats.cli import stats_cli
     from portal.storage.purge import files_cli
@@ -139,3 +142,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(stats_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(duplicates_cli)
+    app.cli.add_command(notices_cli)

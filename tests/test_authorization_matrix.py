@@ -58,6 +58,9 @@ STATS_USERS = IMPORTERS | {"township_supervisor"}
 TARGET_SETTERS = IMPORTERS | {"township_supervisor"}
 # Duplicate enrollment (重复参保): county staff and above (admins inherit their level's staff).
 DUPLICATE_HANDLERS = IMPORTERS
+# Ranking notices (月度通报): read like the statistics; issued on demand (notice.issue) by
+# township supervisors and county staff and above; their Excel is the same people's export.
+NOTICE_ISSUERS = IMPORTERS | {"township_supervisor"}
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Target:
     evidence_id: int = 0  # an evidence image of the person's file, set by _evidence
     case_id: int = 0  # a duplicate-enrollment case in the target's region, set by _duplicate
     enrollment_ids: tuple[int, ...] = ()  # its two records
+    notice_id: int = 0  # a ranking notice of the target's region, set by _notice
 
 
 @dataclass
@@ -259,6 +263,35 @@ def _duplicate(target: Target, where: str, proposed: bool = False) -> None:
 
 def _duplicate_proposed(target: Target, where: str) -> None:
     _duplicate(target, where, proposed=True)
+
+
+def _notice(target: Target, where: str) -> None:
+    """A ranking notice of the target's region (one child ranked)."""
+    from portal.notices.models import RankingNotice
+
+    row = {"code": target.region, "name": target.marker, "rank": 1, "coverage": 0.5, "gap": 0}
+    row |= {"must_insure": 2, "insured": 1, "uninsured": 1, "visits": 0, "conversions": 0}
+    row |= {"government_paid": 0, "government_paid_insured": 0}
+    totals = {k: v for k, v in row.items() if k not in ("code", "name", "rank")}
+    notice = RankingNotice(
+        region_code=target.region,
+        year=2027,
+        month=date(2026, 11, 1),
+        final=True,
+        rows=[row],
+        summary={
+            "region_name": target.region_name,
+            "year": 2027,
+            "children": 1,
+            "totals": totals,
+            "source": "live",
+            "as_of": "2026-11-30T16:05:00",
+            "activity_until": "2026-11-30",
+        },
+    )
+    db.session.add(notice)
+    db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
+    target.notice_id = notice.id
 
 
 def _proposal_data(target: Target) -> dict:
@@ -536,6 +569,21 @@ MATRIX: dict[str, Route] = {
         303,
         303,
         data=lambda t: {"year": str(MOVES_YEAR)},
+    ),
+    # ---- ranking notices (月度通报) ----
+    "notices.index": Route("GET", lambda t: "/notices/", STATS_USERS, 302, 302),
+    "notices.region": Route(
+        "GET", lambda t: f"/notices/{t.region}", STATS_USERS, 200, 404, prepare=_notice
+    ),
+    # Issued, or (a community: no children) refused with the reason: back to the page.
+    "notices.issue": Route(
+        "POST", lambda t: f"/notices/{t.region}/issue", NOTICE_ISSUERS, 303, 404
+    ),
+    "notices.export": Route(
+        "GET", lambda t: f"/notices/{t.notice_id}.xlsx", EXPORTERS, 200, 404, prepare=_notice
+    ),
+    "notices.picture": Route(
+        "GET", lambda t: f"/notices/{t.notice_id}.png", STATS_USERS, 200, 404, prepare=_notice
     ),
 }
 

@@ -200,6 +200,7 @@ def test_two_workers_take_the_daily_snapshot_once(app):
     finally:
         with app.app_context():
             db.session.execute(text("DELETE FROM daily_figures"))
+            db.session.execute(text("DELETE FROM ranking_notice"))  # the monthly notices' run
             db.session.execute(delete(ScheduledRun))
             db.session.commit()
 

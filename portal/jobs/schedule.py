@@ -44,7 +44,7 @@ RUN_EVERY = 60.0  # seconds: how often a worker looks for due jobs
 # First key of the PostgreSQL advisory locks of scheduled runs (the job queue uses "job").
 LOCK_SPACE = 0x736368  # "sch"
 # The modules whose @scheduled jobs exist: imported before a pass (each registers on import).
-JOB_MODULES = ["portal.stats.snapshots", "portal.storage.purge"]
+JOB_MODULES = ["portal.stats.snapshots", "portal.storage.purge", "portal.notices.jobs"]
 
 
 @dataclass(frozen=True)
