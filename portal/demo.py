@@ -71,12 +71,14 @@ def seed_accounts(accounts=DEMO_ACCOUNTS, password: str = DEMO_PASSWORD) -> dict
 def prepare() -> None:
     """Migrate, load the shipped Yancheng tree, create the demo accounts, commit."""
     from portal.demo_history import seed_demo_history
+    from portal.demo_reports import seed_report_period
     from portal.regions.cli import load_shipped_demo_regions
 
     upgrade()
     load_shipped_demo_regions()
     users = seed_accounts()
     seed_targets(users)
+    seed_report_period(users)
     seed_demo_history()
     db.session.commit()
 

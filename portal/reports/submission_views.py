@@ -293,7 +293,7 @@ def review(region_code: str, period_id: int):
 
 
 @bp.route("/<region_code>/submissions/<int:period_id>/<form_code>-<which>.xlsx")
-@requires("report.export")
+@requires(svc.SUBMIT)
 def workbook(region_code: str, period_id: int, form_code: str, which: str):
     from portal.reports.forms import FORMS, FormTable, compute, write_workbook
 
@@ -330,9 +330,28 @@ def workbook(region_code: str, period_id: int, form_code: str, which: str):
     return send_file(stream, as_attachment=True, download_name=name, max_age=0)
 
 
+def _status_of(region: Region, year: int) -> list[dict]:
+    """The region's periods of the year and its own state in each (the forms' page)."""
+    rows = []
+    for period in svc.periods_for(region):
+        if period.year != year:
+            continue
+        own = svc.submission_of(period, region.code)
+        rows.append(
+            {
+                "period": period,
+                "state": svc.state_of(own),
+                "due": svc.due_date(period, region.level),
+                "overdue": svc.is_overdue(period, region.level, own),
+            }
+        )
+    return rows
+
+
 @bp.context_processor
 def _labels():
     return {
+        "report_submission_status": _status_of,
         "state_labels": svc.STATE_LABELS,
         "event_labels": EVENT_ACTION_LABELS,
         "due_labels": svc.DUE_LABELS,
