@@ -439,3 +439,32 @@ def test_two_workers_issue_the_months_notices_once(app, monkeypatch):
             db.session.execute(text("DELETE FROM ranking_notice"))
             db.session.execute(delete(ScheduledRun))
             db.session.commit()
+
+
+def test_the_demo_has_last_months_notices_to_compare_with(app, login):
+    """portal demo: the invented history's months get their final notices, so the notice a demo
+    user issues this month has a previous month with ranks to move from."""
+    from portal.demo_history import seed_demo_history
+    from portal.notices.demo import seed_demo_notices
+
+    today = date(2026, 12, 2)
+    with app.app_context():
+        seed_demo_history(today)
+        assert seed_demo_notices(today) > 20
+        assert seed_demo_notices(today) == 0  # once
+        db.session.commit()
+    november = _notice(app, "320923000000", NOVEMBER)
+    assert november.final and november.summary["source"] == "snapshot"
+    assert november.summary["previous_month"] == "2026-10-01"
+    assert all(r["prev_rank"] is not None for r in november.rows)
+    assert november.taken_at == datetime(2026, 11, 30, 16, 5)  # as if the job ran on time
+    city = _notice(app, "320900000000", NOVEMBER)
+    assert [r["name"] for r in city.rows][0] == "阜宁县" and city.rows[0]["rank"] == 1
+    # December's notice on demand (issued on 2 December) compares with November's.
+    with app.app_context():
+        county = db.session.get(Region, "320923000000")
+        december = service.issue_now(county, now=datetime(2026, 12, 2, 2, 0))
+        assert december.summary["previous_id"] == november.id and not december.final
+        db.session.commit()
+    page = login("fn_staff").get("/notices/320923000000?month=2026-12").get_data(as_text=True)
+    assert "阜宁县2026年12月参保工作通报（临时）" in page and "2026年11月正式通报" in page

@@ -404,6 +404,7 @@ def _issue_level(
     by_id: int | None,
     bounds: tuple[str, str] | None = None,
     parents: list[str] | None = None,
+    taken_at: datetime | None = None,
 ) -> Issued:
     """The notices of every parent of `level` (under `bounds`; only `parents` when given)
     that has children; a final notice is not issued twice for a parent and month."""
@@ -454,7 +455,8 @@ def _issue_level(
     if bounds:
         names_query = names_query.where(Region.code.between(*bounds))
     names = {code: name for code, name in db.session.execute(names_query)}
-    late = _late_days(month, now) if final else 0
+    stamp = taken_at or now
+    late = _late_days(month, stamp) if final else 0
     values = []
     for code in codes:
         rows, summary = rank_children(by_parent[code], targets, previous.get(code))
@@ -464,7 +466,7 @@ def _issue_level(
             "year": year,
             "month": month.isoformat(),
             "source": source.kind,
-            "as_of": (source.as_of or now).isoformat(timespec="seconds"),
+            "as_of": (source.as_of or stamp).isoformat(timespec="seconds"),
             "filled": source.filled,
             "late_days": late,
             "activity_until": min(last, today).isoformat(),
@@ -475,7 +477,7 @@ def _issue_level(
                 "year": year,
                 "month": month,
                 "final": final,
-                "taken_at": now,
+                "taken_at": stamp,
                 "taken_by_id": by_id,
                 "rows": rows,
                 "summary": summary,
@@ -504,11 +506,13 @@ def issue_month(
     now: datetime | None = None,
     region: Region | None = None,
     levels=PARENT_LEVELS,
+    taken_at: datetime | None = None,
 ) -> Issued:
     """The notices of `month` for every region with children (under `region`, itself
     included, when given): the scheduled job, and `portal notices issue`. An ended month gets
     final notices (a region having its final notice of the month already is left as it is);
-    the month under way gets notices on demand (not final). No commit. Raises NoticeError."""
+    the month under way gets notices on demand (not final). `taken_at` (default `now`) is the
+    time recorded: only the demo's invented past sets it. No commit. Raises NoticeError."""
     now = now or utcnow()
     today = (now + CHINA).date()
     if month > first_of(today):
@@ -522,7 +526,7 @@ def issue_month(
         parents = [region.code] if region is not None and level == region.level else None
         done = _issue_level(
             level, month, final=final, now=now, today=today, by_id=None,
-            bounds=bounds, parents=parents,
+            bounds=bounds, parents=parents, taken_at=taken_at,
         )  # fmt: skip
         total.notices += done.notices
         total.skipped += done.skipped
