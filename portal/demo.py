@@ -71,8 +71,8 @@ def seed_accounts(accounts=DEMO_ACCOUNTS, password: str = DEMO_PASSWORD) -> dict
 def prepare() -> None:
     """Migrate, load the shipped Yancheng tree, create the demo accounts, commit."""
     from portal.demo_history import seed_demo_history
-    from portal.notices.demo import seed_demo_notices
     from portal.demo_reports import seed_report_period
+    from portal.notices.demo import seed_demo_notices
     from portal.regions.cli import load_shipped_demo_regions
 
     upgrade()
