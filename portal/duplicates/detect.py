@@ -37,9 +37,8 @@ kind 'duplicate_detection' (payload: year, region_code or None).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from itertools import groupby
 
 from sqlalchemy import Connection, text
@@ -124,7 +123,6 @@ class _Case:
     missing: str | None
     deductions: int
     person_id: int | None
-    updated_at: datetime | None
     # enrollment id → (decided action, insured place)
     members: dict[int, tuple[str | None, str]] = field(default_factory=dict)
 
@@ -279,11 +277,8 @@ def _member_chunks(
 ) -> Iterable[list[tuple]]:
     """The records overlapping another record of the same person within the year, with the
     person's id, community and whether they are on a register, and when the record and the
-    person last changed; ordered by ID number; in chunks of whole persons. Scoped (an
-    import's few ID numbers): the persons are probed by index, not scanned."""
-    picked = ", ".join(f"a.{c}" for c in RECORD_COLUMNS)
-    with probing(connection) if scoped else nullcontext():
-        rows = _overlapping(connection, picked, params, scoped)
+    person last changed; ordered by ID number; in chunks of whole persons."""
+    rows = _overlapping(connection, params, scoped)
     chunk: list[tuple] = []
     for _id_number, group in groupby(rows, key=lambda r: r[1]):
         chunk.append(tuple(group))
@@ -302,16 +297,31 @@ OVERLAPS = (
 )
 
 
-def _overlapping(connection: Connection, picked: str, params: dict, scoped: bool):
-    # Scoped: only the persons _needed() picked (the ones whose case may change).
-    needed = f" AND a.id_number IN (SELECT id_number FROM {NEEDED})" if scoped else ""
+def _overlapping_sql() -> str:
+    """The overlapping records of RECORDS with their person: the record's columns (KEPT_COLUMNS),
+    the person's id, community, whether listed and when last changed."""
+    picked = ", ".join(f"a.{c}" for c in KEPT_COLUMNS)
+    return (
+        f"SELECT {picked}, p.id AS person_id, p.region_code AS person_region, "
+        "CASE WHEN p.in_register OR p.in_resident_list THEN 1 ELSE 0 END AS listed, "
+        "p.updated_at AS person_updated_at "
+        f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number WHERE {OVERLAPS}"
+    )
+
+
+def _overlapping(connection: Connection, params: dict, scoped: bool):
+    """Rows: RECORD_COLUMNS, person id, community, listed, record and person updated_at."""
+    record = ", ".join(f"n.{c}" for c in RECORD_COLUMNS)
+    # Scoped: only the persons _needed() picked (the ones whose case may change), from NOW.
+    source = (
+        f"{NOW} n WHERE n.id_number IN (SELECT id_number FROM {NEEDED})"
+        if scoped
+        else f"({_overlapping_sql()}) n"
+    )
     return connection.execute(
         text(
-            f"SELECT {picked}, p.id, p.region_code, "
-            "CASE WHEN p.in_register OR p.in_resident_list THEN 1 ELSE 0 END, "
-            "a.updated_at, p.updated_at "
-            f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number "
-            f"WHERE {OVERLAPS}{needed} ORDER BY a.id_number, a.start_date, a.id"
+            f"SELECT {record}, n.person_id, n.person_region, n.listed, n.updated_at, "
+            f"n.person_updated_at FROM {source} ORDER BY n.id_number, n.start_date, n.id"
         ),
         params,
     ).all()
@@ -328,18 +338,11 @@ def _needed(connection: Connection, params: dict) -> int:
     create_temp_table(
         connection,
         NOW,
-        "id BIGINT NOT NULL, id_number VARCHAR(18) NOT NULL, updated_at TIMESTAMP, "
+        f"{RECORD_TYPES}, person_id BIGINT, person_region VARCHAR(12), listed INTEGER, "
         "person_updated_at TIMESTAMP",
     )
-    with probing(connection):
-        connection.execute(
-            text(
-                f"INSERT INTO {NOW} SELECT a.id, a.id_number, a.updated_at, p.updated_at "
-                f"FROM {RECORDS} a LEFT JOIN person p ON p.id_number = a.id_number "
-                f"WHERE {OVERLAPS}"
-            ),
-            params,
-        )
+    with probing(connection):  # the persons by index: a register holds millions
+        connection.execute(text(f"INSERT INTO {NOW} {_overlapping_sql()}"), params)
     connection.execute(text(f"CREATE INDEX ix_{NOW} ON {NOW} (id_number, id)"))
     _analyze(connection, NOW)
     create_temp_table(connection, NEEDED, "id_number VARCHAR(18) NOT NULL")
@@ -385,11 +388,11 @@ def _existing_cases(connection: Connection, year: int, scoped: bool) -> dict[str
     for row in connection.execute(
         text(
             "SELECT c.id_number, c.id, c.state, c.version, c.region_code, c.kind, c.rule, "
-            "c.recommended_id, c.missing, c.subsidy_deductions, c.person_id, c.updated_at "
+            "c.recommended_id, c.missing, c.subsidy_deductions, c.person_id "
             f"FROM duplicate_case c WHERE c.year = :year{where}"
         ),
         {"year": year},
-    ):
+    ).all():
         case = _Case(*row[1:])
         cases[row[0]] = by_id[case.id] = case
     if cases:
@@ -400,36 +403,15 @@ def _existing_cases(connection: Connection, year: int, scoped: bool) -> dict[str
                 f"WHERE c.year = :year{where}"
             ),
             {"year": year},
-        ):
+        ).all():
             by_id[case_id].members[enrollment_id] = (action, region)
     return cases
 
 
-def _unchanged(case: _Case, rows: tuple[tuple, ...], scoped: bool) -> bool:
-    """Whether a scoped detection may leave the case as it is without evaluating the rules:
-    the same records as its members (for a decided case: no record beyond them), none of them
-    nor the person changed since the case was last written (an import touches `updated_at`
-    only of the records it changes). A full detection evaluates every case."""
-    ids = {r[0] for r in rows}
-    if case.state != "open":
-        return ids <= case.members.keys()
-    if not scoped or case.updated_at is None:
-        return False
-    unhandled = {e for e, (action, _r) in case.members.items() if action is None}
-    if ids - case.members.keys() or unhandled - ids:
-        return False
-    written = _moment(case.updated_at)
-    return all(
-        (r[14] is None or _moment(r[14]) <= written)
-        and (r[15] is None or _moment(r[15]) <= written)
-        for r in rows
-    )
-
-
-def _moment(value) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))  # SQLite's text timestamps
+def _unchanged(case: _Case, rows: tuple[tuple, ...]) -> bool:
+    """A full detection leaves a decided case as it is unless a record beyond its members
+    overlaps now (open cases are evaluated every time)."""
+    return case.state != "open" and {r[0] for r in rows} <= case.members.keys()
 
 
 def _record(row: tuple) -> Record:
@@ -476,7 +458,8 @@ class _Plan:
         self.seen.add(id_number)
         self.result.found += 1
         case = self.existing.get(id_number)
-        if case is not None and _unchanged(case, rows, scoped):
+        # Scoped: _needed() already left out the persons whose case cannot change.
+        if case is not None and not scoped and _unchanged(case, rows):
             return
         records = tuple(_record(r) for r in rows)
         person_id, community, listed = rows[0][11], rows[0][12], rows[0][13]

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from portal.duplicates.codes import CATEGORY_LABELS, PAYMENT_LABELS
 from portal.regions.codes import CODE_LENGTH
@@ -143,6 +144,7 @@ class Recommendation:
 _LEVEL_ENDS = (2, 4, 6, 9, 12)
 
 
+@lru_cache(maxsize=65_536)  # detection asks for the same few thousand places 100 k times
 def place_prefix(code: str) -> str:
     """A region code without the levels it leaves at zeros: 320923000000 → 320923."""
     code = code.ljust(CODE_LENGTH, "0")
@@ -155,6 +157,7 @@ def place_prefix(code: str) -> str:
     return code[:end]
 
 
+@lru_cache(maxsize=65_536)
 def holds(insured_place: str, place: str) -> bool:
     """Whether a record insured at `insured_place` is insured at `place` (or above it)."""
     prefix = place_prefix(insured_place)
