@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.notices.views import bp as notices_bp
     from portal.persons.views import bp as persons_bp
     from portal.regions.views import bp as regions_bp
+    from portal.reports.routes import bp as reports_bp
     from portal.targets.views import bp as targets_bp
     from portal.tasks.views import bp as tasks_bp
     from portal.users.views import bp as users_bp
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
         evidence_bp,
         duplicates_bp,
         notices_bp,
+        reports_bp,
     ):
         app.register_blueprint(bp)
 

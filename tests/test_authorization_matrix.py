@@ -75,6 +75,7 @@ class Target:
     grant_id: int
     batch_id: int = 0
     run_id: int = 0
+    period_id: int = 0  # a reporting period applying to the target's county, set by _report_*
     person_id: int = 0
     marker: str = ""
     visit_id: int = 0
@@ -99,6 +100,8 @@ class Route:
     prepare: Callable[[Target, str], None] | None = None
     # Roles whose status differs from inside/outside (e.g. a redirect), both cells alike.
     role_status: dict[str, int] = field(default_factory=dict)
+    # Roles whose status differs inside their region only (outside: still `outside`).
+    inside_role_status: dict[str, int] = field(default_factory=dict)
 
 
 def _audit_marker(target: Target, where: str) -> None:
@@ -138,6 +141,61 @@ def _pending_visit(target: Target, where: str) -> None:
     db.session.add(visit)
     db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
     target.visit_id = visit.id
+
+
+# ---- report submissions (报表报送): county staff and above; return/accept from above ----
+# Reviewers strictly above the submitting region: city and province staff (and their admins).
+REPORT_REVIEWERS = {"province_admin", "province_staff", "city_admin", "city_staff"}
+
+
+def _county(target: Target) -> str:
+    """The county of the target's region (outside: a province, a city or a county out of
+    scope); the region whose forms are submitted."""
+    return target.region[:6] + "000000"
+
+
+def _city(target: Target) -> str:
+    return target.region[:4] + "00000000"
+
+
+def _report_period(target: Target, where: str) -> None:
+    """A reporting period set by the province (it applies to every county of Jiangsu)."""
+    from portal.reports.models import ReportPeriod
+
+    period = ReportPeriod(
+        region_code="320000000000", year=2026, code=target.marker[-16:], name="矩阵报送期"
+    )
+    db.session.add(period)
+    db.session.commit()  # releases a savepoint; the test's outer transaction still rolls back
+    target.period_id = period.id
+
+
+def _report_submitted(target: Target, where: str) -> None:
+    """The county's forms submitted for the period, as the forms give them."""
+    from portal.reports.forms import FORMS, compute
+    from portal.reports.models import ReportSubmission
+
+    _report_period(target, where)
+    county = _county(target)
+    snapshot = {}
+    if db.session.get(Region, county) is not None:
+        snapshot = {code: compute(code, county, 2026).to_snapshot() for code in FORMS}
+    db.session.add(
+        ReportSubmission(
+            period_id=target.period_id, region_code=county, state="submitted", snapshot=snapshot
+        )
+    )
+    db.session.commit()
+
+
+def _period_data(target: Target) -> dict:
+    return {
+        "name": "矩阵报送期",
+        "code": "M1",
+        "year": str(MOVES_YEAR),
+        "county_due": f"{MOVES_YEAR}-12-20",
+        "city_due": f"{MOVES_YEAR}-12-25",
+    }
 
 
 def _moved_in(target: Target, where: str) -> None:
@@ -487,6 +545,61 @@ MATRIX: dict[str, Route] = {
     "targets.upload": Route(
         "POST", lambda t: f"/targets/{t.region}/upload", TARGET_SETTERS, 200, 404
     ),
+    # ---- report submissions (报表报送) of the target's county ----
+    "reports.submissions": Route(
+        "GET", lambda t: f"/reports/{_county(t)}/submissions", IMPORTERS, 200, 404
+    ),
+    # Opening a period: a city or province reviewer, for its own region (here the city); the
+    # city is outside a county's scope.
+    "reports.open_period": Route(
+        "POST",
+        lambda t: f"/reports/{_city(t)}/submissions",
+        IMPORTERS,
+        303,
+        404,
+        data=_period_data,
+        role_status={"county_admin": 404, "county_staff": 404},
+    ),
+    "reports.submission": Route(
+        "GET",
+        lambda t: f"/reports/{_county(t)}/submissions/{t.period_id}",
+        IMPORTERS,
+        200,
+        404,
+        prepare=_report_period,
+    ),
+    # The county submits its own; a reviewer above never submits for it (403 inside).
+    "reports.submit": Route(
+        "POST",
+        lambda t: f"/reports/{_county(t)}/submissions/{t.period_id}/submit",
+        IMPORTERS,
+        303,
+        404,
+        prepare=_report_period,
+        inside_role_status={role: 403 for role in REPORT_REVIEWERS},
+    ),
+    "reports.review": Route(
+        "POST",
+        lambda t: f"/reports/{_county(t)}/submissions/{t.period_id}/review",
+        REPORT_REVIEWERS,
+        303,
+        404,
+        data=lambda t: {"decision": "accept", "version": "1"},
+        prepare=_report_submitted,
+    ),
+    "reports.workbook": Route(
+        "GET",
+        lambda t: f"/reports/{_county(t)}/submissions/{t.period_id}/cleanup_summary-submitted.xlsx",
+        IMPORTERS,
+        200,
+        404,
+        prepare=_report_submitted,
+    ),
+    # ---- report forms (报表) of the target's region: whoever may export figures ----
+    "reports.region_forms": Route("GET", lambda t: f"/reports/{t.region}", EXPORTERS, 200, 404),
+    "reports.download": Route(
+        "GET", lambda t: f"/reports/{t.region}/not_enrolled.xlsx", EXPORTERS, 200, 404
+    ),
     # ---- the grid worker's phone (我的任务) ----
     "tasks.index": Route(
         "GET",
@@ -559,6 +672,16 @@ MATRIX: dict[str, Route] = {
         303,
         404,
         data=lambda t: {"version": "1", "decision": "confirm"},
+        prepare=_duplicate_proposed,
+    ),
+    # Only the proposer may withdraw: anyone else in scope is told so on the page.
+    "duplicates.withdraw": Route(
+        "POST",
+        lambda t: f"/duplicates/{t.case_id}/withdraw",
+        DUPLICATE_HANDLERS,
+        200,
+        404,
+        data=lambda t: {"version": "1"},
         prepare=_duplicate_proposed,
     ),
     # 重新检测: a job for the whole deployment, no object of a region.
@@ -668,6 +791,8 @@ def test_cell(app, login, endpoint, role, where):
     if role in route.allowed:
         expected = route.inside if where == "inside" else route.outside
         expected = route.role_status.get(role, expected)
+        if where == "inside":
+            expected = route.inside_role_status.get(role, expected)
     else:
         expected = 403
     assert response.status_code == expected, (

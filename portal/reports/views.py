@@ -1,0 +1,56 @@
+"""The report forms' pages (报表): a region's forms as tables with their balance checks and
+downloads, and each form's workbook. Regions load through the actor's report.export scope: any
+other code is not found. The submission workflow's routes live on the same blueprint
+(submission_views.py)."""
+
+from flask import abort, render_template, send_file
+
+from permissions import can, requires, scope_for
+from portal.regions import queries as region_queries
+from portal.regions.models import Region
+from portal.reports import forms, service
+from portal.reports.blueprint import bp
+from portal.request_cycle import current_actor
+from portal.years.selection import selected_year
+
+ACTION = "report.export"
+
+
+def _region_or_404(code: str) -> Region:
+    return region_queries.get_region_or_404(code, scope_for(current_actor(), ACTION))
+
+
+@bp.route("/<region_code>")
+@requires(ACTION)
+def region_forms(region_code: str):
+    actor = current_actor()
+    region = _region_or_404(region_code)
+    year = selected_year()
+    tables = [forms.compute(code, region.code, year) for code in forms.FORMS]
+    scope = scope_for(actor, ACTION)
+    return render_template(
+        "reports/forms.html",
+        region=region,
+        year=year,
+        trail=[a for a in region_queries.ancestors(region) if scope.contains(a.code)],
+        children=region_queries.children(region),
+        checked=[(table, forms.check(table)) for table in tables],
+        may_submit=can(actor, "report.submit", region.code),
+        unmasked=can(actor, "person.unmask", region.code),
+    )
+
+
+@bp.route("/<region_code>/<form_code>.xlsx")
+@requires(ACTION)
+def download(region_code: str, form_code: str):
+    actor = current_actor()
+    region = _region_or_404(region_code)
+    if form_code not in forms.FORMS:
+        abort(404)
+    path, name = service.export_form(actor, form_code, region, selected_year())
+    stream = path.open("rb")
+    size = path.stat().st_size
+    path.unlink()  # the open file stays readable until sent; no copy is left behind
+    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
+    response.content_length = size
+    return response
