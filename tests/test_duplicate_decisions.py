@@ -330,6 +330,32 @@ def test_a_returned_proposal_leaves_the_records_untouched(app, login, made):
     assert "本人已离职，请核实就业地" in page and "提交处理意见" in page
 
 
+def test_the_proposer_may_withdraw_before_the_other_side_confirms(app, login, made):
+    funing = login("fn_staff")
+    funing.post(f"/duplicates/{made['case']}/propose", data=_proposal(made))
+    # The other side sees no withdraw button and may not withdraw.
+    tinghu = login("dup_th_staff")
+    assert "撤回我的意见" not in tinghu.get(f"/duplicates/{made['case']}").get_data(as_text=True)
+    page = tinghu.post(f"/duplicates/{made['case']}/withdraw", data={"version": "2"})
+    assert "只有提出人可以撤回处理意见" in page.get_data(as_text=True)
+    assert _case(app, made["case"]).proposed_by_id is not None
+    assert "撤回我的意见" in funing.get(f"/duplicates/{made['case']}").get_data(as_text=True)
+    response = funing.post(f"/duplicates/{made['case']}/withdraw", data={"version": "2"})
+    assert response.status_code == 303
+    case = _case(app, made["case"])
+    assert case.state == "open" and case.proposed_by_id is None and case.proposal_reason is None
+    for key in ("funing", "tinghu"):
+        assert _record(app, made[key]).status == "normal"
+    page = funing.get(f"/duplicates/{made['case']}").get_data(as_text=True)
+    assert "提交处理意见" in page and "撤回意见" in page  # may propose again; the step is history
+    # A confirmation sent for the withdrawn proposal is told what happened, and changes nothing.
+    late = tinghu.post(
+        f"/duplicates/{made['case']}/decide", data={"version": "2", "decision": "confirm"}
+    )
+    assert late.status_code == 303
+    assert _record(app, made["tinghu"]).status == "normal"
+
+
 def test_not_a_duplicate_is_proposed_and_confirmed_the_same_way(app, login, made):
     login("dup_th_staff").post(
         f"/duplicates/{made['case']}/propose",

@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "duplicate.propose": "提出重复参保处理意见",
     "duplicate.confirm": "确认重复参保处理",
     "duplicate.return": "退回重复参保处理意见",
+    "duplicate.withdraw": "撤回重复参保处理意见",
     "duplicate.detect": "发起重复参保检测",
     "report.period": "开启报表报送期",
     "report.submit": "报送报表",

@@ -69,6 +69,7 @@ HISTORY_LABELS = {
     "duplicate.propose": "提出意见",
     "duplicate.confirm": "确认",
     "duplicate.return": "退回",
+    "duplicate.withdraw": "撤回意见",
 }
 STATUS_AFTER = {"terminate": "terminated", "suspend": "suspended"}
 
@@ -448,6 +449,36 @@ def return_proposal(
     for member in members:
         member.proposed_action = None
     _audit(actor, "duplicate.return", case, members, proposal=kind, comment=comment)
+    db.session.flush()
+
+
+def withdraw_refusal(actor, case: DuplicateCase) -> str | None:
+    """Why the actor may not withdraw the waiting proposal; None when they may (its proposer,
+    while nobody has confirmed or returned it)."""
+    if case.state != "open" or not case.proposed_by_id:
+        return "该案件没有待确认的处理意见。"
+    if case.proposed_by_id != actor.id:
+        return "只有提出人可以撤回处理意见。"
+    return None
+
+
+def withdraw_proposal(actor, case: DuplicateCase, members: list[DuplicateMember], *, version):
+    """The proposer takes the waiting proposal back: no record changes, the case is open for a
+    new proposal by either side."""
+    _check_version(case, version)
+    refusal = withdraw_refusal(actor, case)
+    if refusal:
+        raise DecisionRefused(refusal)
+    kind = proposal_kind(case, members)
+    reason = case.proposal_reason
+    case.proposed_by_id = None
+    case.proposed_at = None
+    case.proposal_reason = None
+    case.proposer_region_code = None
+    _flush_case(case)
+    for member in members:
+        member.proposed_action = None
+    _audit(actor, "duplicate.withdraw", case, members, proposal=kind, reason=reason)
     db.session.flush()
 
 

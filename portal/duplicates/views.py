@@ -257,6 +257,7 @@ def _render_case(case, proposal=None, decision=None, error=None, actions=None, s
             users=user_names({case.proposed_by_id, case.decided_by_id}),
             propose_refusal=propose_refusal,
             decide_refusal=decide_refusal,
+            withdraw_refusal=svc.withdraw_refusal(actor, case),
             proposal=proposal,
             decision=decision,
             actions=actions or svc.suggested_actions(case, members),
@@ -358,6 +359,25 @@ def decide(case_id: int):
     except svc.DecisionConflict as exc:
         action = "duplicate.return" if returning else "duplicate.confirm"
         return _conflict(actor, action, case_id, str(exc))
+    return redirect(url_for("duplicates.detail", case_id=case.id), code=303)
+
+
+@bp.route("/<int:case_id>/withdraw", methods=["POST"])
+@requires("duplicate.handle")
+def withdraw(case_id: int):
+    actor = current_actor()
+    case = svc.get_case_or_404(case_id, actor)
+    members = svc.members_of([case.id])[case.id]
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _render_case(case, error="请求无效，请重试。")
+    try:
+        svc.withdraw_proposal(actor, case, members, version=form.version.data)
+    except svc.DecisionRefused as exc:
+        return _render_case(case, error=str(exc))
+    except svc.DecisionConflict as exc:
+        return _conflict(actor, "duplicate.withdraw", case_id, str(exc))
+    flash("处理意见已撤回，参保记录未作任何修改，可重新提出。", "success")
     return redirect(url_for("duplicates.detail", case_id=case.id), code=303)
 
 
