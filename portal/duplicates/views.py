@@ -9,11 +9,10 @@ from wtforms import HiddenField, SelectField, TextAreaField
 from permissions import requires
 from portal.audit.models import AuditEvent
 from portal.audit.operations import ACTION_LABELS as AUDIT_LABELS
-from portal.duplicates import detection_jobs
+from portal.duplicates import detection_jobs, wording
 from portal.duplicates import service as svc
 from portal.duplicates.codes import CATEGORY_LABELS, PAYMENT_LABELS
 from portal.duplicates.models import ACTION_LABELS, KINDS, DuplicateCase
-from portal.duplicates.rules import explain, missing_label
 from portal.extensions import db
 from portal.forms import PortalForm, SearchForm, options
 from portal.jobs import queue
@@ -145,7 +144,7 @@ def _rows(actor, cases):
                 "case": case,
                 "name": name,
                 "regions": sorted({names.get(m.region_code, m.region_code) for m in ms}),
-                "recommendation": _short_recommendation(case, ms, names),
+                "recommendation": wording.short_recommendation(case, ms, names),
                 "stage": svc.stage_of(case),
                 "turn": _turn(actor, case, ms),
             }
@@ -163,36 +162,6 @@ def _turn(actor, case, members) -> str:
     if svc.confirm_refusal(actor, case, members) is None:
         return "待您确认"
     return "待对方确认"
-
-
-def _short_recommendation(case, members, names) -> str:
-    recommended = next((m for m in members if m.enrollment_id == case.recommended_id), None)
-    if recommended is not None:
-        scheme = person_codes.SCHEME_LABELS.get(recommended.scheme, recommended.scheme)
-        place = names.get(recommended.region_code, recommended.region_code)
-        return f"建议保留：{scheme} · {place}"
-    missing = missing_label(case.rule, case.missing)
-    return f"需人工判断：{missing}" if missing else "需人工判断"
-
-
-def _explanation(case, members, own_ids, names) -> list[str]:
-    """The rule's recommendation, the policy's words and the subsidy consequence
-    (rules.explain). Its sentence on the record to keep describes that record (category, payment,
-    dates): when the record is the other side's, the page says only its scheme and region."""
-    explained = explain(case)
-    recommendation = explained.recommendation
-    recommended = next((m for m in members if m.enrollment_id == case.recommended_id), None)
-    if recommended is not None and recommended.enrollment_id not in own_ids:
-        scheme = person_codes.SCHEME_LABELS.get(recommended.scheme, recommended.scheme)
-        place = names.get(recommended.region_code, recommended.region_code)
-        rule = explained.rule
-        recommendation = f"建议保留：对方区划的{scheme}记录（{place}）"
-        if rule is not None:
-            others = ACTION_LABELS.get(rule.others, rule.others)
-            recommendation += f"（{rule.keeps}），{others}其余 {len(members) - 1} 条记录。"
-        else:
-            recommendation += "。"
-    return [line for line in (recommendation, explained.words, explained.consequence) if line]
 
 
 @bp.route("/detect", methods=["POST"])
@@ -252,7 +221,7 @@ def _render_case(case, proposal=None, decision=None, error=None, actions=None, s
             names=names,
             person=person,
             name=name,
-            explanation=_explanation(case, members, own_ids, names),
+            explanation=wording.explanation(case, members, own_ids, names),
             pending=svc.proposal_kind(case, members),
             users=user_names({case.proposed_by_id, case.decided_by_id}),
             propose_refusal=propose_refusal,
