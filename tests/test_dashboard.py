@@ -4,6 +4,7 @@ export and the year picker."""
 
 import io
 import re
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -260,3 +261,17 @@ def test_a_communitys_files_by_state_link_to_lists_as_long_as_the_counts(login, 
         href, count = by_label[label]
         assert _list_length(client, href) == count, label
     assert by_label["待分配"][1] == 2 and by_label["待走访"][1] == 1
+
+
+def test_a_region_with_children_links_to_its_report_forms_and_ranking_notices(login, known):
+    html = page(login("fn_staff"), f"/dashboard/{FUNING}")
+    links = {
+        label: unescape(href)
+        for href, label in re.findall(r'<a[^>]*href="([^"]+)"[^>]*>([^<]+)</a>', html)
+    }
+    client = login("fn_staff")
+    assert client.get(links["报表与报送"]).status_code == 200
+    assert client.get(links["月度通报"]).status_code == 200
+    # A community has no children: nothing to rank nor to report per child.
+    html = page(login("fn_staff"), f"/dashboard/{XINGFU}")
+    assert "报表与报送" not in html and "月度通报" not in html
