@@ -48,10 +48,12 @@ def svg(notice: RankingNotice) -> str:
         PAD,
         y + 10,
         fit(
-            f"合计：应参保 {totals['must_insure']:,} 人，已参保 {totals['insured']:,} 人，"
+            f"合计 应参保 {totals['must_insure']:,} · 已参保 {totals['insured']:,} · "
             f"参保率 {view.total_coverage}",
             WIDTH - 2 * PAD,
+            11,
         ),
+        style="font-size:11px",
     )
     y += 18
     gap = totals["gap"]
