@@ -31,9 +31,12 @@ FUNING = "320923"  # the county prefix of the sample workbooks
 HISTORY_DAYS = 365
 LOW, HIGH = 6200, 9300  # invented coverage (basis points) at a period's opening and close
 
-# Invented figures of community c (code, num, persons, must: a fixed population) on day d (day,
-# year, rate, n, collecting, keep): daily_figures column → SQL, plain arithmetic.
-_INSURED = "(c.must * d.rate / 10000)"
+# Invented figures of community c (code, num, spot, persons, must: a fixed population) on day d
+# (day, year, rate, n, collecting, keep, month): daily_figures column → SQL, plain arithmetic.
+# Each township's rate sits up to ±5.5 points off the day's, by an offset that changes with the
+# month, so that the monthly ranking notices of the history have movers.
+_RATE = "(d.rate + ((c.spot * 5 + d.month * 3) % 11 - 5) * 110)"
+_INSURED = f"(c.must * {_RATE} / 10000)"
 _SPIN = "(c.num + d.n)"
 DEMO_COUNTS = {
     "persons": "c.persons",
@@ -42,7 +45,7 @@ DEMO_COUNTS = {
     "open_files": f"(c.must - {_INSURED})",
     "files": f"(c.must - c.must * {LOW} / 10000)",
     "government_paid": "(c.persons / 8)",
-    "government_paid_insured": "((c.persons / 8) * d.rate / 10000)",
+    "government_paid_insured": f"((c.persons / 8) * {_RATE} / 10000)",
     "e_credential": f"({_INSURED} * 6 / 10)",
     "visits": f"(CASE WHEN d.collecting = 1 THEN {_SPIN} % 3 ELSE 0 END)",
     "conversions": f"(CASE WHEN d.collecting = 1 AND {_SPIN} % 7 = 0 THEN 1 ELSE 0 END)",
@@ -64,7 +67,15 @@ def _days(today: date) -> list[dict]:
         rate = int(LOW + (HIGH - LOW) * progress**0.6)
         keep = day >= cutoff or day.weekday() == WEEK_LAST_DAY
         rows.append(
-            {"day": day, "year": year, "rate": rate, "n": n, "c": int(collecting), "k": int(keep)}
+            {
+                "day": day,
+                "year": year,
+                "rate": rate,
+                "n": n,
+                "c": int(collecting),
+                "k": int(keep),
+                "m": day.year * 12 + day.month,
+            }
         )
     return rows
 
@@ -81,7 +92,7 @@ def seed_demo_history(today: date | None = None) -> int:
     days = _days(today)
     binds, params = [], {"now": utcnow(), "filled": False}
     for i, row in enumerate(days):
-        binds.append(f"(:d{i}, :y{i}, :r{i}, :n{i}, :c{i}, :k{i})")
+        binds.append(f"(:d{i}, :y{i}, :r{i}, :n{i}, :c{i}, :k{i}, :m{i})")
         params |= {
             f"d{i}": row["day"],
             f"y{i}": row["year"],
@@ -89,6 +100,7 @@ def seed_demo_history(today: date | None = None) -> int:
             f"n{i}": row["n"],
             f"c{i}": row["c"],
             f"k{i}": row["k"],
+            f"m{i}": row["m"],
         }
     lo, hi = subtree_bounds(FUNING)
     # The communities (an invented population of ~1,100, the scale of the sample workbooks, most
@@ -99,10 +111,12 @@ def seed_demo_history(today: date | None = None) -> int:
     )
     tables = (
         "WITH c AS MATERIALIZED (SELECT code, CAST(SUBSTR(code, 10, 3) AS INTEGER) AS num, "
+        "CAST(SUBSTR(code, 7, 3) AS INTEGER) AS spot, "
         f"{persons} AS persons, {persons} - {persons} / 12 AS must FROM region "
         f"WHERE level = 5 AND code BETWEEN '{lo}' AND '{hi}'), "
         "d AS MATERIALIZED (SELECT column1 AS day, column2 AS year, column3 AS rate, "
-        f"column4 AS n, column5 AS collecting, column6 AS keep FROM (VALUES {', '.join(binds)}) v) "
+        "column4 AS n, column5 AS collecting, column6 AS keep, column7 AS month "
+        f"FROM (VALUES {', '.join(binds)}) v) "
     )
     types = [bindparam(f"d{i}", type_=Date()) for i in range(len(days))]
     types += [bindparam("now", type_=DateTime()), bindparam("filled", type_=Boolean())]
