@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Date, DateTime, bindparam, delete, insert, select, text
 
 from portal.extensions import db
+from portal.imports.apply import serialize
 from portal.notices.models import RankingNotice
 from portal.regions.codes import LEVEL_NAMES, PREFIX_LENGTH, subtree_bounds
 from portal.regions.models import Region
@@ -57,6 +58,9 @@ class NoticeError(ValueError):
 
 
 # --- months -----------------------------------------------------------------------------------
+
+
+NOTICE_LOCK = 7103  # beside imports/apply.py PERSON_LOCK and ENROLLMENT_LOCK
 
 
 def first_of(day: date) -> date:
@@ -483,7 +487,9 @@ def _issue_level(
                 "summary": summary,
             }
         )
-    # A notice issued on demand during the month is replaced by the next one (and by the final).
+    # A notice issued on demand during the month is replaced by the next one (and by the final);
+    # two issuing at once take turns, so that the second replaces the first (one notice stays).
+    serialize(db.session.connection(), NOTICE_LOCK)
     for start in range(0, len(codes), 1000):
         db.session.execute(
             delete(RankingNotice)
