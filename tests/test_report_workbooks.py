@@ -14,7 +14,7 @@ from portal.accounts.models import Grant, User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.reports import forms
-from tests.factories import FULL_MOBILE, FUNING
+from tests.factories import FULL_MOBILE, FUNING, make_id, person
 from tests.factories.reports import FUCHENG, YANCHENG, build_report_world
 from tests.helpers import database
 
@@ -245,3 +245,19 @@ def test_a_form_dropped_into_the_configured_directory_shows_up_and_renders(
     assert sheet["A9"].value == "合计" and sheet["D6"].value == "其中"
     with app.test_request_context():
         assert list(forms.FORMS)[-1] == "gov_paid"
+
+
+def test_names_in_the_detail_list_are_escaped_and_never_run_as_formulas(app, world, login):
+    with database(app):
+        with app.test_request_context():
+            person(make_id(990, birth="19800101"), FUCHENG[:9] + "001", name="=1+1<&>")
+            db.session.flush()
+    response = login("fn_staff").get(f"/reports/{FUCHENG}/not_enrolled.xlsx?year={YEAR}")
+    rows = list(
+        load_workbook(io.BytesIO(response.data))
+        .worksheets[1]
+        .iter_rows(min_row=3, values_only=True)
+    )
+    assert "'=1+1<&>" in {r[3] for r in rows}
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert {r[6] for r in rows if r[3] == "'=1+1<&>"} == {"未建档"}

@@ -16,13 +16,13 @@ Sheet 1, the form, laid out as Chinese statistical forms are:
 Printing: A4 landscape, fit to one page wide (as many tall as needed), rows 6–8 repeated on every
 page, the print area the form; frozen under the header and right of the region columns.
 
-Sheet 2, for a form with a detail list (不参加基本医疗保险人员情况表): at a county and below, the
-uninsured persons of the region, read through the actor's person.view scope and streamed into
-the sheet (a string a row, portal/spreadsheets._row_xml: constant memory), ID numbers and phones
-masked unless the actor holds person.unmask on the whole region; at a city or province, per
-child the number of detail rows, 明细由各县（市、区）报送 (a city's uninsured do not fit a sheet,
-and the documents have counties report the detail). A table rebuilt from a snapshot has no
-detail to read: the sheet is left out.
+Sheet 2, for a form with a detail list (不参加基本医疗保险人员情况表): at a county and below,
+the uninsured persons of the region, read through the actor's person.view scope and streamed
+into the sheet (a string a row, as spreadsheets.write_plain_table writes them: constant
+memory), ID numbers and phones masked unless the actor holds person.unmask on the whole
+region; at a city or province, per child the number of detail rows, 明细由各县（市、区）报送
+(a city's uninsured do not fit a sheet, and the documents have counties report the detail).
+A table rebuilt from a snapshot has no detail to read: the sheet is left out.
 """
 
 import shutil
@@ -40,7 +40,7 @@ from portal.persons import codes as person_codes
 from portal.persons.models import Person, PersonFile
 from portal.regions.codes import subtree_bounds
 from portal.regions.models import Region
-from portal.spreadsheets import _ESCAPES, _row_xml, neutralize
+from portal.spreadsheets import _ESCAPES, neutralize
 from portal.timeutil import format_local, local_today
 
 HEADER_TOP = 6  # the first header row
@@ -332,14 +332,37 @@ def detail_query(actor, region: Region, year: int):
     )
 
 
+class _Texts(dict):
+    """Text → its cell text as XML (formula-neutralised, characters XML cannot hold left out,
+    escaped), kept for the values that recur (names of regions, labels)."""
+
+    def __missing__(self, value: str) -> str:
+        self[value] = found = _xml_text(value)
+        return found
+
+
+def _xml_text(value: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as illegal
+
+    text = neutralize(value)
+    if illegal.search(text):
+        text = illegal.sub("", text)
+    return text.translate(_ESCAPES)
+
+
 def _detail_rows(actor, region: Region, year: int, unmasked: bool):
+    """The detail rows as sheet XML, one string a row from row 3 on (the query streamed; an
+    export of a county's uninsured is a few hundred thousand rows: each cell written as
+    spreadsheets._row_xml would, without its per-value dispatch)."""
     lo, hi = subtree_bounds(region.prefix)
     names = dict(
         db.session.execute(
             select(Region.code, Region.name).where(Region.code.between(lo, hi))
         ).all()
     )
-    keys = person_codes.KEY_POPULATIONS
+    texts = _Texts()
+    keys: dict[int, str] = {}  # key-population mask → its labels as XML
+    sexes = {"1": "男", "2": "女"}
     result = db.session.execute(
         detail_query(actor, region, year).execution_options(
             stream_results=True, yield_per=YIELD_PER
@@ -347,9 +370,8 @@ def _detail_rows(actor, region: Region, year: int, unmasked: bool):
     )
     try:
         for index, r in enumerate(result, 1):
-            township = names.get(r.region_code[:9].ljust(12, "0"), "")
             if r.file_id is None:
-                reason, state = "未建档", "未建档"
+                reason = state = "未建档"
             else:
                 reason = (
                     person_codes.REASON_LABELS.get(r.reason_code, r.reason_code)
@@ -357,18 +379,28 @@ def _detail_rows(actor, region: Region, year: int, unmasked: bool):
                     else "原因未登记"
                 )
                 state = person_codes.FILE_STATE_LABELS.get(r.state, r.state)
-            yield [
-                index,
-                township,
-                names.get(r.region_code, r.region_code),
-                r.name,
-                r.id_number if unmasked else mask_id_number(r.id_number),
-                {"1": "男", "2": "女"}.get(r.sex, r.sex),
-                reason,
-                "、".join(k.label for k in keys if (r.key_populations or 0) & k.bit) or None,
-                state,
-                (r.phone if unmasked else mask_phone(r.phone)) or None,
-            ]
+            mask = r.key_populations or 0
+            if mask not in keys:
+                keys[mask] = _xml_text("、".join(person_codes.key_population_labels(mask)))
+            phone = r.phone if unmasked else mask_phone(r.phone)
+            values = (
+                texts[names.get(r.region_code[:9] + "000", "")],
+                texts[names.get(r.region_code, r.region_code)],
+                _xml_text(r.name or ""),
+                _xml_text(r.id_number if unmasked else mask_id_number(r.id_number)),
+                texts[sexes.get(r.sex, r.sex or "")],
+                texts[reason],
+                keys[mask],
+                texts[state],
+                _xml_text(phone) if phone else "",
+            )
+            n = index + 2
+            cells = [f'<row r="{n}"><c r="A{n}" t="n"><v>{index}</v></c>']
+            for letter, text in zip("BCDEFGHIJ", values, strict=True):
+                if text:
+                    cells.append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{text}</t></is></c>')
+            cells.append("</row>")
+            yield "".join(cells)
     finally:
         result.close()
 
@@ -415,12 +447,8 @@ def _save(book, stream) -> None:
 
 
 def _fill(skeleton: Path, stream, rows) -> int:
-    """Copy the skeleton into `stream`, the detail rows streamed into the second sheet in place
-    of the marker row (row 3): one string a row, as spreadsheets.write_plain_table does."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as illegal
-    from openpyxl.utils import get_column_letter
-
-    letters = [get_column_letter(i) for i in range(1, len(DETAIL_HEADERS) + 1)]
+    """Copy the skeleton into `stream`, the detail rows (XML strings) streamed into the second
+    sheet in place of the marker row (row 3), as spreadsheets.write_plain_table does."""
     marker = _MARK.translate(_ESCAPES).encode()
     count = 0
     with (
@@ -438,8 +466,9 @@ def _fill(skeleton: Path, stream, rows) -> int:
             with out.open(_SHEET_PART, "w") as sheet:
                 sheet.write(data[:start])
                 batch: list[str] = []
-                for count, row in enumerate(rows, 1):
-                    batch.append(_row_xml(count + 2, row, letters, illegal))
+                for row in rows:
+                    count += 1
+                    batch.append(row)
                     if len(batch) == 1000:
                         sheet.write("".join(batch).encode())
                         batch.clear()
