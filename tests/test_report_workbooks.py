@@ -261,3 +261,25 @@ def test_names_in_the_detail_list_are_escaped_and_never_run_as_formulas(app, wor
     assert "'=1+1<&>" in {r[3] for r in rows}
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert {r[6] for r in rows if r[3] == "'=1+1<&>"} == {"未建档"}
+
+
+def test_a_broken_definition_file_is_named_and_leaves_the_other_forms_usable(
+    app, world, login, tmp_path, monkeypatch
+):
+    (tmp_path / "gov_paid.toml").write_text(PROVINCE_FORM, encoding="utf-8")
+    (tmp_path / "broken.toml").write_text(
+        PROVINCE_FORM.replace('"gov_paid"', '"broken"').replace(
+            'source = "government_paid"', 'source = "__import__(1)"'
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "again.json").write_text(
+        json.dumps(forms.FORMS["cleanup_summary"].as_dict(), ensure_ascii=False), encoding="utf-8"
+    )
+    monkeypatch.setitem(app.config, "REPORT_FORMS_DIR", str(tmp_path))
+    page = login("fn_staff").get(f"/reports/{FUNING}?year={YEAR}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "报表定义 broken.toml：第 1 栏（政府资助人员）的来源无法识别" in text
+    assert "报表定义 again.json：报表代码 cleanup_summary 与内置报表重复" in text
+    assert text.count("平衡关系核对通过") == 3  # the two built-in forms and gov_paid

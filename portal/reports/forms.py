@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 from portal.extensions import db
 from portal.regions.models import Region
 from portal.reports import catalogue, spec
-from portal.reports.spec import DefinitionError, FormDefinition
+from portal.reports.spec import FormDefinition
 
 TOTAL_NAME = "合计"
 TOTAL_CODE = "total"  # the 合计 row's region_code
@@ -27,11 +27,13 @@ SNAPSHOT_VERSION = 1
 
 class _Registry(Mapping):
     """FORMS: the built-in definitions, plus those of the configured directory
-    (REPORT_FORMS_DIR, read again whenever its files change), by code, in form order."""
+    (REPORT_FORMS_DIR, read again whenever its files change), by code, in form order. A file
+    of that directory that cannot be used is left out and named in `errors` (the built-in
+    forms stay usable whatever a province drops there)."""
 
     def __init__(self) -> None:
         self._built_in: dict[str, FormDefinition] | None = None
-        self._extra: tuple[tuple, dict[str, FormDefinition]] = ((), {})
+        self._extra: tuple[tuple, dict[str, FormDefinition], list[str]] = ((), {}, [])
 
     def _built_ins(self) -> dict[str, FormDefinition]:
         if self._built_in is None:
@@ -41,22 +43,31 @@ class _Registry(Mapping):
     def _configured(self) -> dict[str, FormDefinition]:
         directory = current_app.config.get("REPORT_FORMS_DIR") if has_app_context() else None
         if not directory:
+            self._extra = ((), {}, [])
             return {}
         path = Path(directory)
         files = sorted(path.glob("*")) if path.is_dir() else []
         key = (str(path), *((f.name, f.stat().st_mtime_ns) for f in files if f.is_file()))
         if self._extra[0] != key:
-            self._extra = (key, spec.read_directory(path, catalogue.NAMES))
+            errors: list[str] = []
+            found = spec.read_directory(path, catalogue.NAMES, errors)
+            for code, definition in list(found.items()):
+                if code in self._built_ins():
+                    del found[code]
+                    errors.append(
+                        f"报表定义 {definition.source_file}：报表代码 {code} 与内置报表重复"
+                    )
+            self._extra = (key, found, errors)
         return self._extra[1]
 
+    @property
+    def errors(self) -> list[str]:
+        """The configured directory's files left out, each with why (Chinese)."""
+        self._configured()
+        return list(self._extra[2])
+
     def _all(self) -> dict[str, FormDefinition]:
-        forms = dict(self._built_ins())
-        for code, definition in self._configured().items():
-            if code in forms:
-                raise DefinitionError(
-                    f"报表定义 {definition.source_file}：报表代码 {code} 与内置报表重复"
-                )
-            forms[code] = definition
+        forms = self._built_ins() | self._configured()
         return dict(sorted(forms.items(), key=lambda item: (item[1].order, item[0])))
 
     def __getitem__(self, code: str) -> FormDefinition:

@@ -12,7 +12,7 @@ Every name is checked when the file is read: a wrong definition is refused with 
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from portal.reports.expressions import Comparison, ExpressionError, Sum, parse_comparison, parse_sum
@@ -181,22 +181,26 @@ def read_file(path: Path, figure_names=None) -> FormDefinition:
     return FormDefinition.from_dict(data, path.name, figure_names)
 
 
-def read_directory(directory: Path, figure_names=None) -> dict[str, FormDefinition]:
-    """Every definition file of a directory, by form code (a code defined twice: refused)."""
+def read_directory(
+    directory: Path, figure_names=None, errors: list[str] | None = None
+) -> dict[str, FormDefinition]:
+    """Every definition file of a directory, by form code. A file that cannot be used (or
+    repeats a code) raises DefinitionError, or with `errors` (a list) is left out and its
+    message added there."""
     found: dict[str, FormDefinition] = {}
     if not directory.is_dir():
         return found
     for path in sorted(directory.iterdir()):
         if path.suffix not in SUFFIXES or path.name.startswith((".", "_")):
             continue
-        definition = read_file(path, figure_names)
-        if definition.code in found:
-            raise DefinitionError(f"报表定义 {path.name}：报表代码 {definition.code} 重复")
+        try:
+            definition = read_file(path, figure_names)
+            if definition.code in found:
+                raise DefinitionError(f"报表定义 {path.name}：报表代码 {definition.code} 重复")
+        except DefinitionError as error:
+            if errors is None:
+                raise
+            errors.append(str(error))
+            continue
         found[definition.code] = definition
     return found
-
-
-@dataclass
-class _Cache:
-    key: tuple = ()
-    forms: dict = field(default_factory=dict)

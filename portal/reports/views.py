@@ -35,6 +35,7 @@ def region_forms(region_code: str):
         trail=[a for a in region_queries.ancestors(region) if scope.contains(a.code)],
         children=region_queries.children(region),
         checked=[(table, forms.check(table)) for table in tables],
+        definition_errors=forms.FORMS.errors,
         may_submit=can(actor, "report.submit", region.code),
         unmasked=can(actor, "person.unmask", region.code),
     )
