@@ -600,6 +600,17 @@ MATRIX: dict[str, Route] = {
     "reports.download": Route(
         "GET", lambda t: f"/reports/{t.region}/not_enrolled.xlsx", EXPORTERS, 200, 404
     ),
+    # Full numbers in the detail list: a POST with a purpose, by a holder of person.unmask on
+    # the region (of the exporters only the township supervisor; staff need the unmask grant).
+    "reports.download_full": Route(
+        "POST",
+        lambda t: f"/reports/{t.region}/not_enrolled.xlsx",
+        EXPORTERS,
+        200,
+        404,
+        data=lambda t: {"purpose": "医保经办核对"},
+        inside_role_status={role: 403 for role in EXPORTERS - UNMASKERS},
+    ),
     # ---- the grid worker's phone (我的任务) ----
     "tasks.index": Route(
         "GET",

@@ -140,7 +140,25 @@ def test_the_detail_list_is_full_and_audited_with_the_unmask_grant(app, world, l
     with database(app) as session:
         staff = session.scalar(select(User).where(User.username == "fn_staff"))
         session.add(Grant(user_id=staff.id, role="unmask", region_code=FUNING))
-    response = login("fn_staff").get(f"/reports/{FUNING}/not_enrolled.xlsx?year={YEAR}")
+    client = login("fn_staff")
+    # A link (GET) stays masked even for a holder of the grant; no purpose, no full numbers.
+    masked = load_workbook(
+        io.BytesIO(client.get(f"/reports/{FUNING}/not_enrolled.xlsx?year={YEAR}").data)
+    )
+    assert {r[4] for r in masked.worksheets[1].iter_rows(min_row=3, values_only=True)}.isdisjoint(
+        world.uninsured
+    )
+    page = client.get(f"/reports/{FUNING}?year={YEAR}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    refused = client.post(
+        f"/reports/{FUNING}/not_enrolled.xlsx?year={YEAR}", data={"csrf_token": token}
+    )
+    assert refused.status_code == 303
+    assert "导出完整号码须填写用途" in client.get(refused.location).get_data(as_text=True)
+    response = client.post(
+        f"/reports/{FUNING}/not_enrolled.xlsx?year={YEAR}",
+        data={"csrf_token": token, "purpose": "医保经办核对"},
+    )
     rows = list(
         load_workbook(io.BytesIO(response.data))
         .worksheets[1]
@@ -155,8 +173,9 @@ def test_the_detail_list_is_full_and_audited_with_the_unmask_grant(app, world, l
     with database(app) as session:
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.target_type == "report_form")
-        ).one()
+        ).all()[-1]
         assert event.detail["masked"] is False and "完整号码" in event.target_label
+        assert event.detail["purpose"] == "医保经办核对"
 
 
 def test_a_city_lists_the_detail_counts_per_county_instead_of_persons(ctx, world, user):

@@ -285,13 +285,15 @@ def differences(submitted: FormTable, current: FormTable) -> list[Difference]:
     return result
 
 
-def write_workbook(table: FormTable, stream, *, actor=None, detail: bool = True) -> None:
+def write_workbook(
+    table: FormTable, stream, *, actor=None, detail: bool = True, full: bool = False
+) -> None:
     """The form as an .xlsx written to `stream` (a binary file or a path): the form sheet, and
-    for a form with a detail list the second sheet (masked per `actor`'s rights; omitted for a
-    table rebuilt from a snapshot). See portal/reports/workbook.py."""
+    for a form with a detail list the second sheet (masked unless `full` and the actor holds
+    person.unmask; omitted for a table rebuilt from a snapshot). See portal/reports/workbook.py."""
     from portal.reports import workbook
 
-    workbook.write(table, stream, actor=actor, detail=detail)
+    workbook.write(table, stream, actor=actor, detail=detail, full=full)
 
 
 __all__ = [

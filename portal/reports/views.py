@@ -3,9 +3,10 @@ downloads, and each form's workbook. Regions load through the actor's report.exp
 other code is not found. The submission workflow's routes live on the same blueprint
 (submission_views.py)."""
 
-from flask import abort, render_template, send_file
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
-from permissions import can, requires, scope_for
+from permissions import can, require, requires, scope_for
+from portal.forms import PortalForm
 from portal.regions import queries as region_queries
 from portal.regions.models import Region
 from portal.reports import forms, service
@@ -44,11 +45,35 @@ def region_forms(region_code: str):
 @bp.route("/<region_code>/<form_code>.xlsx")
 @requires(ACTION)
 def download(region_code: str, form_code: str):
+    """The workbook, its detail list masked (a link may be followed by anyone's browser)."""
     actor = current_actor()
     region = _region_or_404(region_code)
     if form_code not in forms.FORMS:
         abort(404)
-    path, name = service.export_form(actor, form_code, region, selected_year())
+    return _send(*service.export_form(actor, form_code, region, selected_year()))
+
+
+@bp.route("/<region_code>/<form_code>.xlsx", methods=["POST"])
+@requires(ACTION)
+def download_full(region_code: str, form_code: str):
+    """The workbook with full ID numbers and phones in its detail list: a POST (CSRF token) a
+    link cannot trigger, by a holder of person.unmask on the region, with a stated purpose that
+    the audit record keeps (as the persons list's export)."""
+    actor = current_actor()
+    region = _region_or_404(region_code)
+    if form_code not in forms.FORMS or not forms.FORMS[form_code].detail:
+        abort(404)
+    require(actor, "person.unmask", region.code)
+    year = selected_year()
+    form = PortalForm()
+    purpose = " ".join((request.form.get("purpose") or "").split())[:200]
+    if not form.validate_on_submit() or not purpose:
+        flash("导出完整号码须填写用途（如：医保经办核对），本次未导出。", "error")
+        return redirect(url_for("reports.region_forms", region_code=region.code, year=year), 303)
+    return _send(*service.export_form(actor, form_code, region, year, full=True, purpose=purpose))
+
+
+def _send(path, name):
     stream = path.open("rb")
     size = path.stat().st_size
     path.unlink()  # the open file stays readable until sent; no copy is left behind

@@ -409,8 +409,9 @@ def _detail_rows(actor, region: Region, year: int, unmasked: bool):
         restore_work_mem(connection, previous)
 
 
-def write(table, stream, *, actor=None, detail: bool = True) -> Written:
-    """Write the workbook of `table` to `stream` (a binary file object or a path)."""
+def write(table, stream, *, actor=None, detail: bool = True, full: bool = False) -> Written:
+    """Write the workbook of `table` to `stream` (a binary file object or a path). The detail
+    list is masked unless `full` is asked for and the actor holds person.unmask on the region."""
     from openpyxl import Workbook
 
     styles = _styles()
@@ -428,7 +429,7 @@ def write(table, stream, *, actor=None, detail: bool = True) -> Written:
     if not wants_detail:
         _save(book, stream)
         return written
-    unmasked = can(actor, "person.unmask", region.code)
+    unmasked = full and can(actor, "person.unmask", region.code)
     written.masked = not unmasked
     with tempfile.TemporaryDirectory(prefix="report-") as scratch:
         skeleton = Path(scratch) / "skeleton.xlsx"
