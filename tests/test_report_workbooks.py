@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from portal.accounts.models import Grant, User
+from portal.audit.details import Lookups, describe
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.reports import forms
@@ -134,6 +135,10 @@ def test_the_detail_list_is_masked_without_the_unmask_grant(app, world, login):
         assert event.action == "export" and event.region_code == FUNING
         assert event.detail["masked"] is True and event.detail["detail_rows"] == 7
         assert event.detail["form"] == "not_enrolled"
+        # The audit log reads it in Chinese: the form by its title, the counts by their names.
+        shown = dict(describe(event.detail, Lookups({}, {})))
+        assert shown["报表"] == "不参加基本医疗保险人员情况表" and shown["明细人数"] == "7"
+        assert shown["内容"] == "报表" and shown["号码脱敏"] == "是"
 
 
 def test_the_detail_list_is_full_and_audited_with_the_unmask_grant(app, world, login):

@@ -56,6 +56,18 @@ KEY_LABELS = {
     "terminate": "终止的参保记录",
     "suspend": "暂停的参保记录",
     "conflict": "他人已先处理",
+    # report forms, their submission and the ranking notices (portal/reports, portal/notices)
+    "form": "报表",
+    "detail_rows": "明细人数",
+    "purpose": "用途",
+    "period": "报送期",
+    "code": "期次代码",
+    "version": "版本号",
+    "which": "报表版本",
+    "month": "月份",
+    "county_due": "县级报送截止日期",
+    "city_due": "市级报送截止日期",
+    "province_due": "省级报送截止日期",
 }
 FILTER_LABELS = {
     "name": "姓名",
@@ -105,6 +117,8 @@ VALUE_LABELS = {
         "import_errors": "导入错误行",
         "column_mapping": "列对应关系",
         "audit": "审计日志",
+        "report_form": "报表",
+        "notice": "月度通报",
     },
     "via": {"cli": "命令行", "call": "拨打电话", "page": "页面"},
     "outcome": visit_codes.OUTCOME_LABELS,
@@ -171,6 +185,10 @@ def _value(key: str, value, lookups: Lookups) -> str:
         return lookups.regions.get(value, str(value))
     if key == "role":
         return role_label(value)
+    if key == "form":
+        from portal.reports.forms import FORMS
+
+        return FORMS[value].title if value in FORMS else str(value)
     if isinstance(value, dict):
         return (
             "，".join(
