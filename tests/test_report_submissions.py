@@ -217,6 +217,41 @@ def test_an_accepted_submission_cannot_be_submitted_again(app, login, period):
     assert len(audits(app, "report.accept")) == 1
 
 
+def test_the_city_reopens_accepted_forms_until_it_has_submitted_its_own(app, login, period):
+    fn, yc = login("fn_staff"), login("yc_staff")
+    submit(fn, FUNING, period)
+    review(yc, FUNING, period, "accept")
+    assert "撤销审核通过并退回" in yc.get(page(FUNING, period)).get_data(as_text=True)
+    assert "撤销审核通过并退回" not in fn.get(page(FUNING, period)).get_data(as_text=True)
+    # A county never reopens its own; a reopening says why it sends the forms back.
+    assert review(fn, FUNING, period, "reopen", "自查有误", version="2").status_code == 403
+    refused = review(yc, FUNING, period, "reopen", version="2")
+    assert refused.status_code == 400
+    assert "退回时请填写退回意见" in refused.get_data(as_text=True)
+    assert submission(app).state == "accepted"
+    response = review(yc, FUNING, period, "reopen", "断缴人员数与明细不符，请更正后重报", "2")
+    assert response.status_code == 303
+    assert submission(app).state == "returned"
+    assert "断缴人员数与明细不符" in fn.get(page(FUNING, period)).get_data(as_text=True)
+    assert submit(fn, FUNING, period, version="3").status_code == 303
+    assert review(yc, FUNING, period, "accept", version="4").status_code == 303
+    assert [e.action for e in events(app)] == ["submit", "accept", "reopen", "submit", "accept"]
+    assert len(audits(app, "report.reopen")) == 1
+    # Once the city has submitted its own forms, built on Funing's, they stay until the
+    # province returns the city's.
+    with app.app_context():
+        others = [
+            r.code for r in db.session.scalars(Region.children_query(YANCHENG)) if r.code != FUNING
+        ]
+    accepted(app, period, others)
+    assert submit(yc, YANCHENG, period).status_code == 303
+    assert "撤销审核通过并退回" not in yc.get(page(FUNING, period)).get_data(as_text=True)
+    late = review(yc, FUNING, period, "reopen", "再次核对", version="5")
+    assert late.status_code == 400
+    assert "须先由其上级退回盐城市的报表" in late.get_data(as_text=True)
+    assert submission(app).state == "accepted"
+
+
 def test_the_city_submits_only_once_every_county_is_accepted(app, login, period):
     fn, yc = login("fn_staff"), login("yc_staff")
     submit(fn, FUNING, period)

@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "report.submit": "报送报表",
     "report.return": "退回报表",
     "report.accept": "审核通过报表",
+    "report.reopen": "撤销审核通过报表",
 }
 RESULT_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 

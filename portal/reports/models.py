@@ -30,7 +30,12 @@ from portal.timeutil import utcnow
 
 SUBMISSION_STATES = (("submitted", "已报送"), ("returned", "已退回"), ("accepted", "已审核通过"))
 SUBMISSION_STATE_LABELS = dict(SUBMISSION_STATES)
-EVENT_ACTIONS = (("submit", "报送"), ("return", "退回"), ("accept", "审核通过"))
+EVENT_ACTIONS = (
+    ("submit", "报送"),
+    ("return", "退回"),
+    ("accept", "审核通过"),
+    ("reopen", "撤销审核通过"),
+)
 EVENT_ACTION_LABELS = dict(EVENT_ACTIONS)
 
 

@@ -205,6 +205,10 @@ def _render_submission(region, period, *, review=None, error=None, details=(), s
             submit_refusal=svc.submit_refusal(actor, region, period),
             submit_form=SubmitForm(formdata=None, version=version),
             may_review=own is not None and own.state == "submitted" and svc.may_review(actor, own),
+            may_reopen=own is not None
+            and own.state == "accepted"
+            and svc.may_review(actor, own)
+            and svc.reopen_refusal(own) is None,
             review=review,
             children=children,
             awaited=[c.region for c in children if c.state != "accepted"],
@@ -279,9 +283,10 @@ def review(region_code: str, period_id: int):
             url_for("reports.submission", region_code=region.code, period_id=period.id), code=303
         )
     flash(
-        f"已退回{region.name}的报表，意见已通知报送单位。"
-        if decision == "return"
-        else f"{region.name}的报表已审核通过。",
+        {
+            "return": f"已退回{region.name}的报表，意见已通知报送单位。",
+            "reopen": f"已撤销{region.name}报表的审核通过并退回，待其重新报送。",
+        }.get(decision, f"{region.name}的报表已审核通过。"),
         "success",
     )
     parent = db.session.get(Region, region.parent_code) if region.parent_code else None

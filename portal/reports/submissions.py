@@ -55,7 +55,9 @@ DUE_FIELDS = {3: "county_due", 2: "city_due", 1: "province_due"}
 DUE_LABELS = {3: "县级报送截止日期", 2: "市级报送截止日期", 1: "省级报送截止日期"}
 NOT_SUBMITTED = "none"
 STATE_LABELS = {NOT_SUBMITTED: "未报送", **SUBMISSION_STATE_LABELS}
-DECISIONS = {"return": "returned", "accept": "accepted"}
+DECISIONS = {"return": "returned", "accept": "accepted", "reopen": "returned"}
+# The state each decision is taken from: reopening (撤销审核通过) sends accepted forms back.
+DECIDED_FROM = {"return": "submitted", "accept": "submitted", "reopen": "accepted"}
 
 
 class SubmissionRefused(Exception):
@@ -414,18 +416,24 @@ def submit(actor, region: Region, period: ReportPeriod, *, version=None) -> Repo
 def review(
     actor, submission: ReportSubmission, decision: str, comment: str = "", *, version=None
 ) -> ReportSubmission:
-    """Return (退回, with a comment) or accept (审核通过) a submitted region's forms."""
+    """Return (退回, with a comment) or accept (审核通过) a submitted region's forms, or reopen
+    (撤销审核通过, with a comment) accepted ones so that the region reports again: only while
+    the level above has not submitted its own forms, which were built on them."""
     if decision not in DECISIONS:
         raise SubmissionRefused("请选择退回或审核通过。")
     if not may_review(actor, submission):
         raise SubmissionRefused("只有上级可以审核报表，不能审核本级报送的报表。")
     comment = (comment or "").strip()
-    if decision == "return" and not comment:
+    if decision in ("return", "reopen") and not comment:
         raise SubmissionRefused("退回时请填写退回意见，说明需要核实或修改的内容。")
+    if decision == "reopen":
+        refusal = reopen_refusal(submission)
+        if refusal:
+            raise SubmissionRefused(refusal)
     if len(comment) > COMMENT_MAX:
         raise SubmissionRefused(f"意见不能超过 {COMMENT_MAX} 个字。")
     shown = _version(version, submission)
-    if shown == submission.version and submission.state != "submitted":
+    if shown == submission.version and submission.state != DECIDED_FROM[decision]:
         raise SubmissionRefused(f"报表当前状态为“{STATE_LABELS[submission.state]}”，无需审核。")
     now = utcnow()
     changed = db.session.execute(
@@ -433,7 +441,7 @@ def review(
         .where(
             ReportSubmission.id == submission.id,
             ReportSubmission.version == shown,
-            ReportSubmission.state == "submitted",
+            ReportSubmission.state == DECIDED_FROM[decision],
         )
         .values(
             state=DECISIONS[decision],
@@ -460,6 +468,29 @@ def review(
     region = db.session.get(Region, submission.region_code)
     _audit(f"report.{decision}", actor, submission, period, region, comment=comment)
     return submission
+
+
+def reopen_refusal(submission: ReportSubmission) -> str | None:
+    """Why accepted forms may not be sent back now (None: they may)."""
+    if submission.state != "accepted":
+        return "只有已审核通过的报表可以撤销审核。"
+    region = db.session.get(Region, submission.region_code)
+    parent_code = region.parent_code if region is not None else None
+    if parent_code:
+        above = db.session.scalar(
+            select(ReportSubmission).where(
+                ReportSubmission.period_id == submission.period_id,
+                ReportSubmission.region_code == parent_code,
+                ReportSubmission.state.in_(("submitted", "accepted")),
+            )
+        )
+        if above is not None:
+            parent = db.session.get(Region, parent_code)
+            return (
+                f"{parent.name}已据此报送本级报表，须先由其上级退回{parent.name}的报表，"
+                "才能撤销下级的审核。"
+            )
+    return None
 
 
 def record_conflict(actor, action: str, submission: ReportSubmission) -> None:
