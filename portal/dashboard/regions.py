@@ -35,8 +35,7 @@ def home_region(actor) -> Region | None:
 
 def trail(region: Region, actor) -> list[Region]:
     """The region's ancestors inside the actor's scope: a breadcrumb never above their grant."""
-    scope = scope_for(actor, ACTION)
-    return [a for a in region_queries.ancestors(region) if scope.contains(a.code)]
+    return region_queries.trail(region, scope_for(actor, ACTION))
 
 
 def may_export(actor, region: Region) -> bool:

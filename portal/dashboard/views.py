@@ -1,8 +1,6 @@
 """The dashboard pages (统计): a region's figures, its children side by side, their export, and
 its charts (inline in the page; each also as an SVG file and a PNG to download)."""
 
-import io
-
 from flask import (
     Blueprint,
     Response,
@@ -10,7 +8,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -20,6 +17,7 @@ from portal.charts.png import to_png
 from portal.dashboard import duplicates as dashboard_duplicates
 from portal.dashboard import export as dashboard_export
 from portal.dashboard import regions, table
+from portal.downloads import send_bytes, send_written_file
 from portal.request_cycle import current_actor
 from portal.stats.figures import child_figures, region_figures
 from portal.targets import service as targets
@@ -84,12 +82,7 @@ def export(region_code: str):
     sort = table.Sort.parse(request.args.get("sort"), request.args.get("dir"))
     path, title = dashboard_export.export_children(actor, place, year, sort)
     name = f"{title}-{format_local(utcnow(), '%Y%m%d-%H%M')}.xlsx"
-    stream = path.open("rb")
-    size = path.stat().st_size
-    path.unlink()  # the open file stays readable until sent; no copy is left behind
-    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
-    response.content_length = size
-    return response
+    return send_written_file(path, name)
 
 
 def _chart(region_code: str, name: str):
@@ -124,13 +117,5 @@ def chart_png(region_code: str, name: str):
     """The chart as a picture for a work group chat: what the page shows (stats.view), no
     personal data, so not audited like the Excel export of the table (report.export)."""
     place, chart = _chart(region_code, name)
-    png = to_png(chart.svg)
-    response = send_file(
-        io.BytesIO(png),
-        mimetype="image/png",
-        as_attachment=True,
-        download_name=f"{place.name}-{chart.title}-{format_local(utcnow(), '%Y%m%d')}.png",
-        max_age=0,
-    )
-    response.content_length = len(png)
-    return response
+    name = f"{place.name}-{chart.title}-{format_local(utcnow(), '%Y%m%d')}.png"
+    return send_bytes(to_png(chart.svg), name)

@@ -349,30 +349,30 @@ def _needed(connection: Connection, params: dict) -> int:
     member = "SELECT 1 FROM duplicate_member m WHERE m.case_id = c.id"
     record_now = f"SELECT 1 FROM {NOW} x WHERE x.id_number = n.id_number"
     changed_since = "(x.updated_at > c.updated_at OR x.person_updated_at > c.updated_at)"
-    if True:  # hash joins: the year's cases are few beside the records
-        connection.execute(
-            text(
-                f"INSERT INTO {NEEDED} SELECT n.id_number FROM (SELECT DISTINCT id_number "
-                f"FROM {NOW}) n LEFT JOIN duplicate_case c ON c.year = :year "
-                "AND c.id_number = n.id_number WHERE c.id IS NULL "
-                f"OR EXISTS ({record_now} AND NOT EXISTS ({member} AND m.enrollment_id = x.id)) "
-                "OR (c.state = 'open' AND ("
-                f"EXISTS ({record_now} AND {changed_since}) "
-                f"OR EXISTS ({member} AND m.action IS NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM {NOW} x WHERE x.id_number = n.id_number "
-                "AND x.id = m.enrollment_id))))"
-            ),
-            params,
-        )
-        connection.execute(
-            text(
-                f"INSERT INTO {NEEDED} SELECT c.id_number FROM duplicate_case c "
-                f"WHERE c.year = :year AND c.state = 'open' AND c.id_number IN "
-                f"(SELECT id_number FROM {SCOPE}) AND NOT EXISTS "
-                f"(SELECT 1 FROM {NOW} x WHERE x.id_number = c.id_number)"
-            ),
-            params,
-        )
+    # Planned freely (hash joins): the year's cases are few beside the records.
+    connection.execute(
+        text(
+            f"INSERT INTO {NEEDED} SELECT n.id_number FROM (SELECT DISTINCT id_number "
+            f"FROM {NOW}) n LEFT JOIN duplicate_case c ON c.year = :year "
+            "AND c.id_number = n.id_number WHERE c.id IS NULL "
+            f"OR EXISTS ({record_now} AND NOT EXISTS ({member} AND m.enrollment_id = x.id)) "
+            "OR (c.state = 'open' AND ("
+            f"EXISTS ({record_now} AND {changed_since}) "
+            f"OR EXISTS ({member} AND m.action IS NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {NOW} x WHERE x.id_number = n.id_number "
+            "AND x.id = m.enrollment_id))))"
+        ),
+        params,
+    )
+    connection.execute(
+        text(
+            f"INSERT INTO {NEEDED} SELECT c.id_number FROM duplicate_case c "
+            f"WHERE c.year = :year AND c.state = 'open' AND c.id_number IN "
+            f"(SELECT id_number FROM {SCOPE}) AND NOT EXISTS "
+            f"(SELECT 1 FROM {NOW} x WHERE x.id_number = c.id_number)"
+        ),
+        params,
+    )
     connection.execute(text(f"CREATE INDEX ix_{NEEDED} ON {NEEDED} (id_number)"))
     _analyze(connection, NEEDED)
     return int(
@@ -381,7 +381,8 @@ def _needed(connection: Connection, params: dict) -> int:
 
 
 def _existing_cases(connection: Connection, year: int, scoped: bool) -> dict[str, _Case]:
-    """The cases on file for the year (of the ID numbers in scope), with their members."""
+    """The cases on file for the year (scoped: of the ID numbers _needed() picked), with their
+    members."""
     where = f" AND c.id_number IN (SELECT id_number FROM {NEEDED})" if scoped else ""
     cases: dict[str, _Case] = {}
     by_id: dict[int, _Case] = {}

@@ -6,13 +6,12 @@ actor's scope — and a notice of such a region — is not found. The Excel down
 (report.export), audited; issuing one takes notice.issue on the region.
 """
 
-import io
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from permissions import can, requires, scope_for
 from portal.audit import operations as audit
 from portal.dashboard import regions
+from portal.downloads import send_bytes
 from portal.notices import excel, image, present, service
 from portal.notices.models import RankingNotice
 from portal.regions import queries as region_queries
@@ -118,15 +117,7 @@ def export(notice_id: int):
         region_code=place.code,
         detail={"what": "notice", "month": notice.month.isoformat(), "rows": len(notice.rows)},
     )
-    response = send_file(
-        io.BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        as_attachment=True,
-        download_name=f"{title}.xlsx",
-        max_age=0,
-    )
-    response.content_length = len(data)
-    return response
+    return send_bytes(data, f"{title}.xlsx")
 
 
 @bp.route("/<int:notice_id>.png")
@@ -135,13 +126,4 @@ def picture(notice_id: int):
     """The notice as one picture for a work group chat: figures of regions, as the page shows
     them (stats.view), no personal data: not audited like the Excel export."""
     notice, place = _notice_or_404(notice_id)
-    png = image.png(notice)
-    response = send_file(
-        io.BytesIO(png),
-        mimetype="image/png",
-        as_attachment=True,
-        download_name=f"{present.title_of(notice)}.png",
-        max_age=0,
-    )
-    response.content_length = len(png)
-    return response
+    return send_bytes(image.png(notice), f"{present.title_of(notice)}.png")

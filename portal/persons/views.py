@@ -8,11 +8,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
 from permissions import can, require, requires, scope_for
+from portal.downloads import send_written_file
 from portal.duplicates.models import ACTION_LABELS as DUPLICATE_ACTION_LABELS
 from portal.extensions import db
 from portal.forms import options
@@ -109,12 +109,7 @@ def export():
     name = (
         f"人员档案{'' if masked else '（完整号码）'}-{format_local(utcnow(), '%Y%m%d-%H%M')}.xlsx"
     )
-    stream = path.open("rb")
-    size = path.stat().st_size
-    path.unlink()  # the open file stays readable until sent; no copy is left behind
-    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
-    response.content_length = size
-    return response
+    return send_written_file(path, name)
 
 
 def _render_detail(person, revealed: bool = False):

@@ -43,6 +43,11 @@ def ancestors(region: Region) -> list[Region]:
     return sorted(found, key=lambda r: r.level)
 
 
+def trail(region: Region, scope: Scope) -> list[Region]:
+    """The region's ancestors inside the scope: a breadcrumb never above the user's grant."""
+    return [a for a in ancestors(region) if scope.contains(a.code)]
+
+
 def children(region: Region) -> list[Region]:
     return list(db.session.scalars(Region.children_query(region.code)))
 

@@ -10,12 +10,13 @@ submit and who may review (`permissions.can_below`).
 import io
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from permissions import can, requires, scope_for
 from portal.audit import operations as audit
+from portal.downloads import send_bytes
 from portal.extensions import db
 from portal.forms import PortalForm, options
 from portal.regions import queries as region_queries
@@ -56,13 +57,12 @@ def _region_or_404(code: str) -> Region:
 
 
 def _trail(region: Region) -> list[Region]:
-    scope = scope_for(current_actor(), svc.SUBMIT)
-    return [a for a in region_queries.ancestors(region) if scope.contains(a.code)]
+    return region_queries.trail(region, scope_for(current_actor(), svc.SUBMIT))
 
 
 def _period_form(region: Region, formdata=None) -> PeriodForm:
     year = current_year()
-    form = PeriodForm(formdata=formdata) if formdata is not None else PeriodForm(formdata=None)
+    form = PeriodForm(formdata=formdata)
     form.year.choices = options([(str(y), f"{y} 参保年度") for y in year_choices()])
     if formdata is None:
         form.year.data = str(year)
@@ -328,11 +328,10 @@ def workbook(region_code: str, period_id: int, form_code: str, which: str):
         region_code=region.code,
         detail={"form": form_code, "which": "报送时" if which == "submitted" else "当前"},
     )
-    stream.seek(0)
     label = "报送版" if which == "submitted" else "当前数据"
     stamp = format_local(utcnow(), "%Y%m%d")
     name = f"{region.name}{period.year}{svc.form_title(form_code)}-{label}-{stamp}.xlsx"
-    return send_file(stream, as_attachment=True, download_name=name, max_age=0)
+    return send_bytes(stream.getvalue(), name)
 
 
 def _status_of(region: Region, year: int) -> list[dict]:

@@ -3,9 +3,10 @@ downloads, and each form's workbook. Regions load through the actor's report.exp
 other code is not found. The submission workflow's routes live on the same blueprint
 (submission_views.py)."""
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from permissions import can, require, requires, scope_for
+from portal.downloads import send_written_file
 from portal.forms import PortalForm
 from portal.regions import queries as region_queries
 from portal.regions.models import Region
@@ -28,12 +29,11 @@ def region_forms(region_code: str):
     region = _region_or_404(region_code)
     year = selected_year()
     tables = [forms.compute(code, region.code, year) for code in forms.FORMS]
-    scope = scope_for(actor, ACTION)
     return render_template(
         "reports/forms.html",
         region=region,
         year=year,
-        trail=[a for a in region_queries.ancestors(region) if scope.contains(a.code)],
+        trail=region_queries.trail(region, scope_for(actor, ACTION)),
         children=region_queries.children(region),
         checked=[(table, forms.check(table)) for table in tables],
         definition_errors=forms.FORMS.errors,
@@ -50,7 +50,7 @@ def download(region_code: str, form_code: str):
     region = _region_or_404(region_code)
     if form_code not in forms.FORMS:
         abort(404)
-    return _send(*service.export_form(actor, form_code, region, selected_year()))
+    return send_written_file(*service.export_form(actor, form_code, region, selected_year()))
 
 
 @bp.route("/<region_code>/<form_code>.xlsx", methods=["POST"])
@@ -70,13 +70,6 @@ def download_full(region_code: str, form_code: str):
     if not form.validate_on_submit() or not purpose:
         flash("导出完整号码须填写用途（如：医保经办核对），本次未导出。", "error")
         return redirect(url_for("reports.region_forms", region_code=region.code, year=year), 303)
-    return _send(*service.export_form(actor, form_code, region, year, full=True, purpose=purpose))
-
-
-def _send(path, name):
-    stream = path.open("rb")
-    size = path.stat().st_size
-    path.unlink()  # the open file stays readable until sent; no copy is left behind
-    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
-    response.content_length = size
-    return response
+    return send_written_file(
+        *service.export_form(actor, form_code, region, year, full=True, purpose=purpose)
+    )

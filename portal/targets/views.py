@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from permissions import requires, scope_for
 from portal.accounts.models import User
+from portal.downloads import send_written_file
 from portal.extensions import db
 from portal.persons.export import exports_dir
 from portal.regions import queries as region_queries
@@ -88,11 +89,7 @@ def _render(region: Region, year: int, rows: list[FormRow], *, file_errors=(), u
     return render_template(
         "targets/edit.html",
         region=region,
-        trail=[
-            a
-            for a in region_queries.ancestors(region)
-            if scope_for(current_actor(), ACTION).contains(a.code)
-        ],
+        trail=region_queries.trail(region, scope_for(current_actor(), ACTION)),
         year=year,
         rows=rows,
         kinds=TARGET_KINDS,
@@ -151,13 +148,8 @@ def template(region_code: str):
     rows = [(c, f, targets.get(c.code)) for c, f in child_figures(region.code, year)]
     path = exports_dir() / f"targets-{uuid.uuid4().hex}.xlsx"
     excel.write_template(path, rows)
-    stream = path.open("rb")
-    size = path.stat().st_size
-    path.unlink()  # the open file stays readable until sent
     name = f"{region.name}{year}参保年度下级目标-{format_local(utcnow(), '%Y%m%d')}.xlsx"
-    response = send_file(stream, as_attachment=True, download_name=name, max_age=0)
-    response.content_length = size
-    return response
+    return send_written_file(path, name)
 
 
 @bp.route("/<region_code>/upload", methods=["POST"])
